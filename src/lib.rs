@@ -1,0 +1,25 @@
+//! permitd verifies Beijing Fangshan's comprehensive business permits (综合许可凭证, the
+//! "one industry, one permit" reform) and resolves the QR codes printed on them.
+//!
+//! # Layout
+//! - [`limits`]: every bound the service enforces, as named constants, in one place.
+//! - [`codes`]: identifier algorithms: ISO 7064, the permit number, the unified social credit code.
+//! - [`catalog`]: the 40-industry catalogue (附件2) loaded from `data/catalog/` and validated.
+//! - [`domain`]: permits, single licences, their states and the rules that derive a permit's state.
+//! - [`event`]: the NDJSON change-feed events (`permitd gen` writes the same format).
+//! - [`registry`]: the in-memory permit registry that events fold into, with their validation.
+//! - [`gen`]: deterministic, realistic synthetic permits.
+//! - [`snapshot`]: the immutable, memory-mapped rkyv snapshot file: build, open, verify, look up.
+//! - [`server`]: the resolver's HTTP interface on hyper 1.x.
+//!
+//! The domain modules (`codes`, `catalog`, `domain`) do no I/O.
+
+pub mod catalog;
+pub mod codes;
+pub mod domain;
+pub mod event;
+pub mod gen;
+pub mod limits;
+pub mod registry;
+pub mod server;
+pub mod snapshot;

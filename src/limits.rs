@@ -1,0 +1,37 @@
+//! Every bound permitd enforces, in one place. Units last in names.
+//!
+//! A limit that is not here is a bug: queues, bodies, connections, batch sizes, files.
+
+use std::time::Duration;
+
+/// Longest text field accepted in an event (operator name, premises, reasons…), in bytes.
+pub const TEXT_FIELD_BYTES_MAX: usize = 512;
+/// Most single licences one permit may cover. The catalogue's largest industry lists 6.
+pub const LICENCES_PER_PERMIT_MAX: usize = 16;
+/// Most earlier versions a permit remembers (each answers "superseded by N" when scanned).
+pub const SUPERSEDED_VERSIONS_MAX: usize = 64;
+/// Longest NDJSON line read from a feed file, in bytes.
+pub const FEED_LINE_BYTES_MAX: usize = 64 * 1024;
+
+/// Most permits one snapshot holds.
+pub const SNAPSHOT_PERMITS_MAX: u64 = 50_000_000;
+/// Largest serialized shard, in bytes: well under rkyv's 2 GiB reach of 32-bit relative pointers.
+pub const SNAPSHOT_SHARD_BYTES_MAX: usize = 1 << 30;
+/// Permits per shard when building; a shard is closed early if it would pass the byte limit.
+pub const SNAPSHOT_SHARD_PERMITS_MAX: usize = 1 << 20;
+/// Most shards in one snapshot; the shard table lives in the header page.
+pub const SNAPSHOT_SHARDS_MAX: usize = 128;
+
+/// Most TCP connections the resolver serves at once; more wait in the accept backlog.
+pub const CONNECTIONS_MAX: usize = 10_000;
+/// Time a client has to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request head (request line + headers) the resolver reads, in bytes.
+pub const REQUEST_HEAD_BYTES_MAX: usize = 16 * 1024;
+/// Longest request path the router looks at, in bytes.
+pub const REQUEST_PATH_BYTES_MAX: usize = 512;
+/// Time in-flight requests get to finish after SIGTERM/SIGINT before the process exits.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+const _: () = assert!(SNAPSHOT_SHARD_BYTES_MAX < (1 << 31));
+const _: () = assert!(SNAPSHOT_SHARDS_MAX * SNAPSHOT_SHARD_PERMITS_MAX >= 50_000_000);
