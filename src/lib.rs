@@ -9,6 +9,7 @@
 //! - [`event`]: the NDJSON change-feed events (`permitd gen` writes the same format).
 //! - [`registry`]: the in-memory permit registry that events fold into, with their validation.
 //! - [`gen`]: deterministic, realistic synthetic permits.
+//! - [`qr`]: the token a QR code carries after `/q/`.
 //! - [`snapshot`]: the immutable, memory-mapped rkyv snapshot file: build, open, verify, look up.
 //! - [`server`]: the resolver's HTTP interface on hyper 1.x.
 //!
@@ -20,6 +21,7 @@ pub mod domain;
 pub mod event;
 pub mod gen;
 pub mod limits;
+pub mod qr;
 pub mod registry;
 pub mod server;
 pub mod snapshot;

@@ -1,1 +1,23 @@
-//! The snapshot file. (Being written.)
+//! The snapshot: one immutable file holding every permit and the state of each single licence it
+//! covers, memory-mapped and read in place (zero-copy rkyv).
+//!
+//! - [`format`]: the file layout and header page; why the records are sharded.
+//! - [`index`]: the number and token indexes (open-addressing slot tables).
+//! - [`build`]: writing a snapshot and publishing it with `CURRENT`.
+//! - [`reader`]: opening (O(1), header only), verifying (checksum + rkyv validation + index
+//!   cross-check) and reading. The only module with `unsafe`.
+//!
+//! The request path reads a [`Snapshot`]; it never writes one. Only `permitd snapshot build` (and
+//! later the writer) creates snapshot files.
+
+pub mod build;
+pub mod format;
+pub mod index;
+pub mod reader;
+
+pub use build::{current_path, publish, BuildError, BuildStats};
+pub use format::{FormatError, Header};
+pub use reader::{OpenError, Snapshot, SnapshotBytes, SnapshotFile};
+
+#[cfg(test)]
+mod tests;

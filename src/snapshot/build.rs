@@ -1,0 +1,256 @@
+//! Writing a snapshot: permits in, one immutable file out, published by atomic rename.
+//!
+//! Files are named by the sequence number they cover (`snapshot-00000000000000000042.rkyv`);
+//! `CURRENT` names the one readers open. Both are written under a temporary name, fsync'd and
+//! renamed, and the directory is fsync'd, so a crash leaves either the old or the new snapshot
+//! visible, never a partial one.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use rkyv::util::AlignedVec;
+
+use crate::domain::Permit;
+use crate::limits::{
+    SNAPSHOT_PERMITS_MAX, SNAPSHOT_SHARDS_MAX, SNAPSHOT_SHARD_BYTES_MAX, SNAPSHOT_SHARD_PERMITS_MAX,
+};
+use crate::qr::Token;
+use crate::snapshot::format::{page_align, Header, Section, ShardEntry, HEADER_BYTES};
+use crate::snapshot::index::{build_number_index, build_token_index, Location};
+
+pub const CURRENT_FILE: &str = "CURRENT";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot write snapshot: {0}")]
+    Io(#[from] io::Error),
+    #[error("{got} permits exceed the snapshot limit of {SNAPSHOT_PERMITS_MAX}")]
+    TooManyPermits { got: usize },
+    #[error("the permits need more than {SNAPSHOT_SHARDS_MAX} shards")]
+    TooManyShards,
+    #[error("permit {number} alone serializes to more than {SNAPSHOT_SHARD_BYTES_MAX} bytes")]
+    PermitTooLarge { number: String },
+    #[error("rkyv serialization failed: {0}")]
+    Serialize(String),
+    #[error("permits are not in strictly increasing number order at {number}")]
+    Order { number: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildStats {
+    pub permits: u64,
+    pub versions: u64,
+    pub licences: u64,
+    pub shards: usize,
+    pub file_bytes: u64,
+}
+
+/// The file name of the snapshot covering `sequence`.
+pub fn snapshot_file_name(sequence: u64) -> String {
+    format!("snapshot-{sequence:020}.rkyv")
+}
+
+/// Writes `permits` (sorted by number, distinct) as the snapshot covering `sequence` into
+/// `data_dir`, then points `CURRENT` at it. Returns the new file's path.
+///
+/// # Errors
+/// [`BuildError`] on I/O failure or when the permits exceed a limit; nothing is published then.
+pub fn publish(
+    data_dir: &Path,
+    permits: Vec<Permit>,
+    sequence: u64,
+) -> Result<(PathBuf, BuildStats), BuildError> {
+    fs::create_dir_all(data_dir)?;
+    let name = snapshot_file_name(sequence);
+    let path = data_dir.join(&name);
+    let temporary = data_dir.join(format!(".{name}.tmp"));
+    let stats = {
+        let mut file = File::create(&temporary)?;
+        let stats = write(&mut file, permits, sequence)?;
+        file.sync_all()?;
+        stats
+    };
+    fs::rename(&temporary, &path)?;
+    let current_temporary = data_dir.join(".CURRENT.tmp");
+    {
+        let mut file = File::create(&current_temporary)?;
+        writeln!(file, "{name}")?;
+        file.sync_all()?;
+    }
+    fs::rename(&current_temporary, data_dir.join(CURRENT_FILE))?;
+    File::open(data_dir)?.sync_all()?;
+    Ok((path, stats))
+}
+
+/// The snapshot file `CURRENT` names in `data_dir`.
+pub fn current_path(data_dir: &Path) -> io::Result<PathBuf> {
+    let text = fs::read_to_string(data_dir.join(CURRENT_FILE))?;
+    let name = text.trim();
+    let well_formed = name.starts_with("snapshot-")
+        && name.ends_with(".rkyv")
+        && !name.contains('/')
+        && !name.contains("..");
+    if !well_formed {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("CURRENT names {name:?}, not a snapshot file name"),
+        ));
+    }
+    Ok(data_dir.join(name))
+}
+
+/// Serializes `permits` into memory: the same bytes [`publish`] writes, for tests and benches.
+pub fn to_bytes(permits: Vec<Permit>, sequence: u64) -> Result<AlignedVec, BuildError> {
+    let mut cursor = io::Cursor::new(Vec::new());
+    write(&mut cursor, permits, sequence)?;
+    let mut aligned = AlignedVec::with_capacity(cursor.get_ref().len());
+    aligned.extend_from_slice(cursor.get_ref());
+    Ok(aligned)
+}
+
+/// Writes a snapshot to `out` (positioned at 0).
+pub fn write<W: Write + Seek>(
+    out: &mut W,
+    permits: Vec<Permit>,
+    sequence: u64,
+) -> Result<BuildStats, BuildError> {
+    write_sharded(out, permits, sequence, SNAPSHOT_SHARD_PERMITS_MAX)
+}
+
+/// [`write`] with shards of at most `shard_permits_max` permits (tests use small shards).
+pub(crate) fn write_sharded<W: Write + Seek>(
+    out: &mut W,
+    permits: Vec<Permit>,
+    sequence: u64,
+    shard_permits_max: usize,
+) -> Result<BuildStats, BuildError> {
+    if permits.len() as u64 > SNAPSHOT_PERMITS_MAX {
+        return Err(BuildError::TooManyPermits { got: permits.len() });
+    }
+    if let Some(pair) = permits.windows(2).find(|w| w[0].number.key() >= w[1].number.key()) {
+        return Err(BuildError::Order { number: pair[1].number.to_string() });
+    }
+    let chunks = split_into_chunks(permits, shard_permits_max);
+
+    let mut body = BodyWriter { out: BufWriter::with_capacity(1 << 20, out), hasher: blake3::Hasher::new(), offset: HEADER_BYTES as u64 };
+    body.out.write_all(&[0u8; HEADER_BYTES])?;
+
+    // Serialize two chunks at a time, one per core, and write them in order. A chunk too large
+    // for one shard is split in halves until each part fits.
+    let mut shards: Vec<ShardEntry> = Vec::new();
+    let mut shard_permits: Vec<Vec<Permit>> = Vec::new();
+    let mut pending = chunks.into_iter();
+    loop {
+        let (Some(first), second) = (pending.next(), pending.next()) else { break };
+        let (first_out, second_out) = std::thread::scope(|scope| {
+            let handle = second.map(|chunk| scope.spawn(move || serialize_fitting(chunk)));
+            let first_out = serialize_fitting(first);
+            (first_out, handle.map(|h| h.join().expect("serializer thread does not panic")))
+        });
+        for parts in std::iter::once(first_out).chain(second_out) {
+            for (chunk, archive) in parts? {
+                if shards.len() == SNAPSHOT_SHARDS_MAX {
+                    return Err(BuildError::TooManyShards);
+                }
+                let section = body.append_page_aligned(&archive)?;
+                shards.push(ShardEntry { section, permits: chunk.len() as u64 });
+                shard_permits.push(chunk);
+            }
+        }
+    }
+
+    let mut number_entries = Vec::new();
+    let mut token_entries = Vec::new();
+    let mut licences: u64 = 0;
+    for (shard, permits) in shard_permits.iter().enumerate() {
+        for (position, permit) in permits.iter().enumerate() {
+            let location = Location { shard: shard as u32, position: position as u32 };
+            number_entries.push((permit.number.key(), location));
+            licences += permit.licences.len() as u64;
+            let versions = permit.superseded_versions.iter().map(|v| v.version);
+            for version in versions.chain([permit.version]) {
+                token_entries.push((Token::for_version(&permit.number, version), version, location));
+            }
+        }
+    }
+    let number_index = body.append_page_aligned(&build_number_index(&number_entries))?;
+    let token_index = body.append_page_aligned(&build_token_index(&token_entries))?;
+
+    let header = Header {
+        sequence,
+        created_unix_ms: crate::event::Timestamp::now().unix_ms,
+        permits: number_entries.len() as u64,
+        versions: token_entries.len() as u64,
+        licences,
+        file_bytes: body.offset,
+        number_index,
+        token_index,
+        body_checksum: *body.hasher.finalize().as_bytes(),
+        shards,
+    };
+    let out = body.out.into_inner().map_err(|e| e.into_error())?;
+    out.seek(SeekFrom::Start(0))?;
+    out.write_all(&header.encode())?;
+    out.seek(SeekFrom::End(0))?;
+    out.flush()?;
+    Ok(BuildStats {
+        permits: header.permits,
+        versions: header.versions,
+        licences,
+        shards: header.shards.len(),
+        file_bytes: header.file_bytes,
+    })
+}
+
+/// Appends to the body, hashing every byte and padding each section to a page boundary.
+struct BodyWriter<W: Write> {
+    out: BufWriter<W>,
+    hasher: blake3::Hasher,
+    offset: u64,
+}
+
+impl<W: Write> BodyWriter<W> {
+    fn append_page_aligned(&mut self, bytes: &[u8]) -> io::Result<Section> {
+        let aligned = page_align(self.offset);
+        let padding = vec![0u8; (aligned - self.offset) as usize];
+        self.out.write_all(&padding)?;
+        self.hasher.update(&padding);
+        self.out.write_all(bytes)?;
+        self.hasher.update(bytes);
+        self.offset = aligned + bytes.len() as u64;
+        Ok(Section { offset: aligned, bytes: bytes.len() as u64 })
+    }
+}
+
+fn split_into_chunks(mut permits: Vec<Permit>, shard_permits_max: usize) -> Vec<Vec<Permit>> {
+    assert!(shard_permits_max > 0);
+    let mut chunks = Vec::new();
+    while permits.len() > shard_permits_max {
+        let rest = permits.split_off(shard_permits_max);
+        chunks.push(permits);
+        permits = rest;
+    }
+    if !permits.is_empty() || chunks.is_empty() {
+        chunks.push(permits);
+    }
+    chunks
+}
+
+/// Serializes `chunk` as one shard, or as several if it passes the shard byte limit.
+fn serialize_fitting(chunk: Vec<Permit>) -> Result<Vec<(Vec<Permit>, AlignedVec)>, BuildError> {
+    let archive = rkyv::to_bytes::<rkyv::rancor::Error>(&chunk)
+        .map_err(|e| BuildError::Serialize(e.to_string()))?;
+    if archive.len() <= SNAPSHOT_SHARD_BYTES_MAX {
+        return Ok(vec![(chunk, archive)]);
+    }
+    if chunk.len() == 1 {
+        return Err(BuildError::PermitTooLarge { number: chunk[0].number.to_string() });
+    }
+    drop(archive);
+    let mut first = chunk;
+    let second = first.split_off(first.len() / 2);
+    let mut parts = serialize_fitting(first)?;
+    parts.extend(serialize_fitting(second)?);
+    Ok(parts)
+}

@@ -1,0 +1,279 @@
+//! Opening, verifying and reading a snapshot. **The only module in permitd with `unsafe`**: the
+//! memory map, and unchecked rkyv access to shards that [`SnapshotFile::verify`] validated.
+//!
+//! Two steps, two types:
+//! - [`SnapshotFile::open`] maps the file and checks the header page: magic, version, header
+//!   checksum, length, section bounds. O(1) in the permit count.
+//! - [`SnapshotFile::verify`] checks the body checksum, validates every shard with rkyv's
+//!   bytecheck and cross-checks both indexes against the records, then returns a [`Snapshot`],
+//!   the only type that reads records. The server calls it once before a snapshot serves.
+//!
+//! Readers are generic over the byte container ([`SnapshotBytes`]): an `Mmap` in production and
+//! an `AlignedVec` in tests run the same code.
+
+use std::fs::File;
+use std::ops::Range;
+use std::path::Path;
+
+use memmap2::Mmap;
+use rkyv::util::AlignedVec;
+use rkyv::vec::ArchivedVec;
+
+use crate::codes::PermitNumber;
+use crate::domain::permit::ArchivedPermit;
+use crate::qr::Token;
+use crate::snapshot::format::{FormatError, Header, HEADER_BYTES};
+use crate::snapshot::index::{Location, NumberIndex, TokenIndex};
+
+/// The archived root of one shard.
+pub type ArchivedShard = ArchivedVec<ArchivedPermit>;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for memmap2::Mmap {}
+    impl Sealed for rkyv::util::AlignedVec {}
+}
+
+/// Byte containers a snapshot can live in: their bytes do not move or change while borrowed,
+/// and start 16-byte aligned. Sealed, because the unchecked access below relies on both.
+pub trait SnapshotBytes: sealed::Sealed + Send + Sync + 'static {
+    fn bytes(&self) -> &[u8];
+}
+
+impl SnapshotBytes for Mmap {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+}
+
+impl SnapshotBytes for AlignedVec {
+    fn bytes(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot read snapshot {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("snapshot {path} refused: {source}")]
+    Format { path: String, source: FormatError },
+}
+
+/// A snapshot whose header has been checked but whose body has not.
+pub struct SnapshotFile<B: SnapshotBytes = Mmap> {
+    bytes: B,
+    header: Header,
+}
+
+impl SnapshotFile<Mmap> {
+    /// Maps `path` read-only and checks its header.
+    ///
+    /// # Errors
+    /// [`OpenError::Io`] when the file cannot be opened or mapped, [`OpenError::Format`] when
+    /// the header is wrong or the file is truncated.
+    pub fn open(path: &Path) -> Result<SnapshotFile<Mmap>, OpenError> {
+        let io = |source| OpenError::Io { path: path.display().to_string(), source };
+        let file = File::open(path).map_err(io)?;
+        // SAFETY: mapping a file is unsound if another process truncates or rewrites it while
+        // mapped. Snapshot files are immutable by contract: written under a temporary name,
+        // fsync'd, renamed into place, never opened for writing again, and only removed by
+        // retention after no reader maps them. We map read-only (PROT_READ).
+        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        SnapshotFile::from_bytes(map).map_err(|source| OpenError::Format {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+}
+
+impl<B: SnapshotBytes> SnapshotFile<B> {
+    /// Checks the header of snapshot bytes already in memory.
+    pub fn from_bytes(bytes: B) -> Result<SnapshotFile<B>, FormatError> {
+        let header = Header::decode(bytes.bytes())?;
+        if bytes.bytes().as_ptr() as usize % 16 != 0 {
+            return Err(FormatError::Alignment);
+        }
+        Ok(SnapshotFile { bytes, header })
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Full verification: body checksum, rkyv validation of every shard, and both indexes
+    /// cross-checked against the records. Uses up to two threads.
+    ///
+    /// # Errors
+    /// The first [`FormatError`] found.
+    pub fn verify(self) -> Result<Snapshot<B>, FormatError> {
+        let bytes = self.bytes.bytes();
+        let body = &bytes[HEADER_BYTES..];
+        let computed = blake3::hash(body);
+        if computed.as_bytes() != &self.header.body_checksum {
+            return Err(FormatError::BodyChecksum {
+                expected: blake3::Hash::from(self.header.body_checksum).to_hex().to_string(),
+                got: computed.to_hex().to_string(),
+            });
+        }
+        let shard_ranges: Vec<Range<usize>> =
+            self.header.shards.iter().map(|s| s.section.range()).collect();
+        let index_error = |index: &'static str| {
+            move |e: crate::snapshot::index::ShapeError| FormatError::Index { index, why: e.0 }
+        };
+        NumberIndex::new(&bytes[self.header.number_index.range()]).map_err(index_error("number"))?;
+        TokenIndex::new(&bytes[self.header.token_index.range()]).map_err(index_error("token"))?;
+
+        // rkyv validation, shard by shard, on two threads.
+        let validate = |shard: usize| -> Result<(), FormatError> {
+            let archived = rkyv::access::<ArchivedShard, rkyv::rancor::Error>(
+                &bytes[shard_ranges[shard].clone()],
+            )
+            .map_err(|e| FormatError::Shard { shard, why: e.to_string() })?;
+            let expected = self.header.shards[shard].permits;
+            if archived.len() as u64 != expected {
+                return Err(FormatError::Shard {
+                    shard,
+                    why: format!("holds {} permits, the shard table says {expected}", archived.len()),
+                });
+            }
+            Ok(())
+        };
+        run_on_two_threads(shard_ranges.len(), &validate)?;
+
+        let snapshot = Snapshot {
+            number_index: self.header.number_index.range(),
+            token_index: self.header.token_index.range(),
+            shard_ranges,
+            header: self.header,
+            bytes: self.bytes,
+        };
+        snapshot.cross_check_indexes()?;
+        Ok(snapshot)
+    }
+}
+
+/// Runs `task(i)` for every `i < count`, split over two threads; returns the first error.
+fn run_on_two_threads(
+    count: usize,
+    task: &(dyn Fn(usize) -> Result<(), FormatError> + Sync),
+) -> Result<(), FormatError> {
+    std::thread::scope(|scope| {
+        let odd = scope.spawn(|| (1..count).step_by(2).try_for_each(task));
+        let even = (0..count).step_by(2).try_for_each(task);
+        let odd = odd.join().expect("verification thread does not panic");
+        even.and(odd)
+    })
+}
+
+/// A verified snapshot: every read is a bounds-checked index probe and a pointer into the bytes.
+pub struct Snapshot<B: SnapshotBytes = Mmap> {
+    bytes: B,
+    header: Header,
+    shard_ranges: Vec<Range<usize>>,
+    number_index: Range<usize>,
+    token_index: Range<usize>,
+}
+
+impl<B: SnapshotBytes> Snapshot<B> {
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    pub fn len(&self) -> u64 {
+        self.header.permits
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.header.permits == 0
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shard_ranges.len()
+    }
+
+    /// The archived permits of shard `shard`.
+    pub fn shard(&self, shard: usize) -> Option<&ArchivedShard> {
+        let range = self.shard_ranges.get(shard)?.clone();
+        // SAFETY: `Snapshot` is only constructed by `SnapshotFile::verify`, which validated the
+        // bytes of every shard range with `rkyv::access` (bytecheck) and found them well formed.
+        // `B: SnapshotBytes` guarantees those bytes neither move nor change while `self` lives,
+        // and the returned reference borrows `self`.
+        Some(unsafe { rkyv::access_unchecked::<ArchivedShard>(&self.bytes.bytes()[range]) })
+    }
+
+    fn at(&self, location: Location) -> Option<&ArchivedPermit> {
+        self.shard(location.shard as usize)?.get(location.position as usize)
+    }
+
+    fn numbers(&self) -> NumberIndex<'_> {
+        NumberIndex::new(&self.bytes.bytes()[self.number_index.clone()])
+            .expect("shape checked in verify")
+    }
+
+    fn tokens(&self) -> TokenIndex<'_> {
+        TokenIndex::new(&self.bytes.bytes()[self.token_index.clone()])
+            .expect("shape checked in verify")
+    }
+
+    /// The current version of `number`.
+    #[inline]
+    pub fn get(&self, number: &PermitNumber) -> Option<&ArchivedPermit> {
+        let permit = self.at(self.numbers().get(number.key())?)?;
+        (permit.number.as_str() == number.as_str()).then_some(permit)
+    }
+
+    /// The permit and the version a QR token names.
+    #[inline]
+    pub fn get_by_token(&self, token: &Token) -> Option<(&ArchivedPermit, u32)> {
+        let (location, version) = self.tokens().get(token)?;
+        Some((self.at(location)?, version))
+    }
+
+    /// Every permit, in permit-number order.
+    pub fn iter(&self) -> impl Iterator<Item = &ArchivedPermit> + '_ {
+        (0..self.shard_count()).flat_map(move |s| self.shard(s).into_iter().flat_map(|p| p.iter()))
+    }
+
+    /// Each record is found through both indexes, and the indexes hold nothing else.
+    fn cross_check_indexes(&self) -> Result<(), FormatError> {
+        let fail = |index: &'static str, why: String| FormatError::Index { index, why };
+        let numbers = self.numbers();
+        let tokens = self.tokens();
+        let check_shard = |shard: usize| -> Result<(), FormatError> {
+            let permits = self.shard(shard).expect("shard in range");
+            for (position, permit) in permits.iter().enumerate() {
+                let here = Location { shard: shard as u32, position: position as u32 };
+                let text = permit.number.as_str();
+                let number = PermitNumber::parse(text)
+                    .map_err(|e| fail("number", format!("record {here:?}: {e}")))?;
+                if numbers.get(number.key()) != Some(here) {
+                    return Err(fail("number", format!("{number} is not found at {here:?}")));
+                }
+                let current = permit.version.to_native();
+                let versions = permit
+                    .superseded_versions
+                    .iter()
+                    .map(|v| v.version.to_native())
+                    .chain([current]);
+                for version in versions {
+                    let token = Token::for_version(&number, version);
+                    if tokens.get(&token) != Some((here, version)) {
+                        return Err(fail("token", format!("{number} v{version} not found")));
+                    }
+                }
+            }
+            Ok(())
+        };
+        run_on_two_threads(self.shard_count(), &check_shard)?;
+        let indexed = numbers.entries().count() as u64;
+        if indexed != self.header.permits {
+            return Err(fail("number", format!("{indexed} entries for {} permits", self.header.permits)));
+        }
+        let tokens_indexed = tokens.occupied() as u64;
+        if tokens_indexed != self.header.versions {
+            return Err(fail("token", format!("{tokens_indexed} entries for {} versions", self.header.versions)));
+        }
+        Ok(())
+    }
+}
