@@ -7,6 +7,7 @@
 //! - [`catalog`]: the 40-industry catalogue (附件2) loaded from `data/catalog/` and validated.
 //! - [`domain`]: permits, single licences, their states and the rules that derive a permit's state.
 //! - [`event`]: the NDJSON change-feed events (`permitd gen` writes the same format).
+//! - [`feed`]: reading NDJSON feed files, line by line under limits, into a registry.
 //! - [`registry`]: the in-memory permit registry that events fold into, with their validation.
 //! - [`gen`]: deterministic, realistic synthetic permits.
 //! - [`qr`]: the token a QR code carries after `/q/`.
@@ -19,6 +20,7 @@ pub mod catalog;
 pub mod codes;
 pub mod domain;
 pub mod event;
+pub mod feed;
 pub mod gen;
 pub mod limits;
 pub mod qr;

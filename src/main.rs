@@ -1,1 +1,351 @@
-fn main() {}
+//! The `permitd` binary: parses flags and calls into the library. See `permitd --help`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use permitd::catalog::Catalog;
+use permitd::codes::{describe_permit_number, describe_uscc, PermitNumber, Uscc};
+use permitd::domain::Date;
+use permitd::gen::{generate, GenOptions};
+use permitd::registry::Registry;
+use permitd::server::resolver::Clock;
+use permitd::server::{serve, Resolver, ServeOptions};
+use permitd::snapshot::{self, SnapshotFile};
+
+#[derive(Parser)]
+#[command(name = "permitd", version, about = "Verifies Beijing Fangshan comprehensive business permits (综合许可凭证) and resolves their QR codes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes deterministic synthetic permits as NDJSON "permit issued" (and later) events.
+    Gen {
+        #[arg(long)]
+        permits: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The date the data set describes (YYYY-MM-DD); default: today in Beijing.
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<Date>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Builds, verifies or inspects snapshots.
+    Snapshot {
+        #[command(subcommand)]
+        command: SnapshotCommand,
+    },
+    /// Serves the resolver on the snapshot CURRENT names in DIR.
+    Serve {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Generates 100k permits into ./var if absent, builds a snapshot and serves it.
+    Demo {
+        #[arg(long, default_value = "var")]
+        data: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long, default_value_t = 100_000)]
+        permits: u64,
+    },
+    /// Checks an identifier: exit 0 when valid, 1 when invalid (reason on stderr).
+    Check {
+        #[command(subcommand)]
+        what: CheckCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SnapshotCommand {
+    /// Folds a feed file into a new snapshot in DIR and points CURRENT at it.
+    Build {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Fully verifies the snapshot CURRENT names (checksum, rkyv validation, indexes).
+    Verify {
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Prints the header of the snapshot CURRENT names.
+    Inspect {
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum CheckCommand {
+    /// A comprehensive permit number (16 characters).
+    Number { number: String },
+    /// A unified social credit code (18 characters); --strict also checks the organisation code.
+    Uscc {
+        code: String,
+        #[arg(long)]
+        strict: bool,
+    },
+}
+
+fn parse_date(text: &str) -> Result<Date, String> {
+    Date::parse(text).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { what } => return check(what),
+        Command::Gen { permits, seed, as_of, out } => {
+            gen(permits, seed, as_of.unwrap_or_else(Date::today_in_beijing), &out)
+        }
+        Command::Snapshot { command: SnapshotCommand::Build { input, data } } => {
+            build(&input, &data).map(|_| ())
+        }
+        Command::Snapshot { command: SnapshotCommand::Verify { data } } => verify(&data),
+        Command::Snapshot { command: SnapshotCommand::Inspect { data } } => inspect(&data),
+        Command::Serve { data, listen } => run_server(&data, listen, None),
+        Command::Demo { data, listen, permits } => demo(&data, listen, permits),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("permitd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(what: CheckCommand) -> ExitCode {
+    let outcome = match what {
+        CheckCommand::Number { number } => {
+            PermitNumber::parse(&number).map(|n| describe_permit_number(&n)).map_err(|e| e.to_string())
+        }
+        CheckCommand::Uscc { code, strict } => {
+            let parsed = if strict { Uscc::parse_strict(&code) } else { Uscc::parse(&code) };
+            parsed.map(|c| describe_uscc(&c)).map_err(|e| e.to_string())
+        }
+    };
+    match outcome {
+        Ok(summary) => {
+            println!("valid: {summary}");
+            ExitCode::SUCCESS
+        }
+        Err(reason) => {
+            eprintln!("invalid: {reason}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn bar(total: u64, unit: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    let template = format!("{{elapsed_precise}} [{{wide_bar}}] {{human_pos}}/{{human_len}} {unit} ({{per_sec}}, eta {{eta}})");
+    bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
+    bar
+}
+
+fn gen(permits: u64, seed: u64, as_of: Date, out: &Path) -> anyhow::Result<()> {
+    let catalog = Catalog::embedded().context("loading the catalogue")?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let temporary = out.with_extension("ndjson.tmp");
+    let file = std::fs::File::create(&temporary).with_context(|| format!("creating {}", temporary.display()))?;
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+    let progress = bar(permits, "permits");
+    let started = Instant::now();
+    let stats = generate(&catalog, &GenOptions { permits, seed, as_of }, &mut writer, &mut |done| progress.set_position(done))?;
+    let file = writer.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, out)?;
+    progress.finish_and_clear();
+    eprintln!(
+        "wrote {} permits ({} events) to {} in {:.1?}",
+        stats.permits,
+        stats.events,
+        out.display(),
+        started.elapsed()
+    );
+    Ok(())
+}
+
+fn build(input: &Path, data: &Path) -> anyhow::Result<PathBuf> {
+    let catalog = Catalog::embedded().context("loading the catalogue")?;
+    let started = Instant::now();
+    let size = std::fs::metadata(input).with_context(|| format!("reading {}", input.display()))?.len();
+    let progress = bar(size, "bytes");
+    let mut registry = Registry::new(&catalog);
+    let report = permitd::feed::fold_file(&mut registry, input, &mut |bytes| progress.set_position(bytes))
+        .with_context(|| format!("reading {}", input.display()))?;
+    progress.finish_and_clear();
+    let folded = started.elapsed();
+    for rejected in &report.rejections {
+        eprintln!("line {}: rejected: {}", rejected.line, rejected.reason);
+    }
+    eprintln!(
+        "folded {} lines in {folded:.1?}: {} accepted, {} replays, {} rejected",
+        report.lines, report.accepted, report.replays, report.rejected
+    );
+    let sequence = registry.sequence();
+    let permits = registry.into_sorted();
+    let written = Instant::now();
+    let (path, stats) = snapshot::publish(data, permits, sequence)?;
+    eprintln!(
+        "wrote {} ({} permits, {} versions, {} licences, {} shards, {} bytes, {:.0} bytes/permit) in {:.1?}; total {:.1?}",
+        path.display(),
+        stats.permits,
+        stats.versions,
+        stats.licences,
+        stats.shards,
+        stats.file_bytes,
+        stats.file_bytes as f64 / stats.permits.max(1) as f64,
+        written.elapsed(),
+        started.elapsed()
+    );
+    Ok(path)
+}
+
+fn verify(data: &Path) -> anyhow::Result<()> {
+    let path = snapshot::current_path(data).with_context(|| format!("reading {}/CURRENT", data.display()))?;
+    let opened = Instant::now();
+    let file = SnapshotFile::open(&path)?;
+    let open_time = opened.elapsed();
+    let verified = Instant::now();
+    let snapshot = file.verify().with_context(|| format!("verifying {}", path.display()))?;
+    println!(
+        "ok: {} (sequence {}, {} permits, {} shards): opened in {open_time:.2?}, verified in {:.2?}",
+        path.display(),
+        snapshot.header().sequence,
+        snapshot.len(),
+        snapshot.shard_count(),
+        verified.elapsed()
+    );
+    Ok(())
+}
+
+fn inspect(data: &Path) -> anyhow::Result<()> {
+    let path = snapshot::current_path(data)?;
+    let file = SnapshotFile::open(&path)?;
+    let h = file.header();
+    println!("file: {}", path.display());
+    println!("format version: {}", snapshot::format::FORMAT_VERSION);
+    println!("sequence: {}", h.sequence);
+    println!("created: {}", permitd::event::Timestamp { unix_ms: h.created_unix_ms }.to_rfc3339());
+    println!("permits: {}  versions: {}  licences: {}", h.permits, h.versions, h.licences);
+    println!("file bytes: {}  shards: {}", h.file_bytes, h.shards.len());
+    println!("number index: {} bytes  token index: {} bytes", h.number_index.bytes, h.token_index.bytes);
+    println!("body blake3: {}", blake3::Hash::from(h.body_checksum).to_hex());
+    Ok(())
+}
+
+/// Starts serving at once (healthz answers, readyz does not), verifies the snapshot off the
+/// request path, installs it, and serves until SIGTERM or SIGINT.
+fn run_server(data: &Path, listen: SocketAddr, on_ready: Option<Box<dyn FnOnce(&Resolver) + Send>>) -> anyhow::Result<()> {
+    let catalog = Catalog::embedded().context("loading the catalogue")?;
+    let path = snapshot::current_path(data).with_context(|| format!("reading {}/CURRENT", data.display()))?;
+    let file = SnapshotFile::open(&path)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+        let resolver: Arc<Resolver> = Arc::new(Resolver::new(catalog, Clock::System));
+        let (failed_tx, mut failed_rx) = tokio::sync::oneshot::channel::<anyhow::Error>();
+        let loader = resolver.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            match file.verify() {
+                Ok(snapshot) => {
+                    let (sequence, permits) = (snapshot.header().sequence, snapshot.len());
+                    let _ = loader.install(snapshot);
+                    eprintln!("permitd: snapshot {} verified in {:.2?}: sequence {sequence}, {permits} permits; ready", path.display(), started.elapsed());
+                    if let Some(on_ready) = on_ready {
+                        on_ready(&loader);
+                    }
+                }
+                Err(e) => {
+                    let _ = failed_tx.send(anyhow::anyhow!("snapshot {} refused: {e}", path.display()));
+                }
+            }
+        });
+        eprintln!("permitd: listening on http://{}", listener.local_addr()?);
+        let mut failure = None;
+        let shutdown = async {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                Ok(e) = &mut failed_rx => failure = Some(e),
+            }
+        };
+        let drained = serve(listener, resolver, ServeOptions::default(), shutdown).await;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        eprintln!("permitd: stopped ({drained:?})");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+fn demo(data: &Path, listen: SocketAddr, permits: u64) -> anyhow::Result<()> {
+    let input = data.join("permits.ndjson");
+    if !input.exists() {
+        eprintln!("permitd demo: generating {permits} permits into {}", input.display());
+        gen(permits, 1, Date::today_in_beijing(), &input)?;
+    }
+    if snapshot::current_path(data).is_err() {
+        eprintln!("permitd demo: building the snapshot");
+        build(&input, data)?;
+    }
+    if !listen.ip().is_loopback() {
+        bail!("the demo serves on a loopback address only, not {listen}");
+    }
+    let on_ready = Box::new(move |resolver: &Resolver| {
+        let today = Date::today_in_beijing();
+        let Some(snapshot) = resolver.snapshot() else { return };
+        let base = format!("http://{listen}");
+        let mut found = [None, None, None];
+        for permit in snapshot.iter() {
+            let slot = match permit.derived_state(None, today).code() {
+                "valid" => 0,
+                "void" => 1,
+                "partial" => 2,
+                _ => continue,
+            };
+            found[slot].get_or_insert_with(|| permit.number.as_str().to_owned());
+            if found.iter().all(Option::is_some) {
+                break;
+            }
+        }
+        println!("\nTry:");
+        for (label, number) in ["a valid permit", "a void permit", "a partial permit"].iter().zip(&found) {
+            if let Some(number) = number {
+                println!("  {label:18} {base}/v1/permits/{number}");
+                println!("  {:18} {base}/q/{number}  (open in a browser for the citizen page)", "");
+            }
+        }
+        println!("  {:18} {base}/v1/industries/03", "the catalogue");
+        println!("  {:18} {base}/v1/permits/110111ZH0300001A", "a malformed number");
+        println!("\nPress Ctrl-C to stop.");
+    });
+    run_server(data, listen, Some(on_ready))
+}

@@ -1,0 +1,107 @@
+//! Accepting connections under limits, serving HTTP/1.1 on each, and shutting down gracefully.
+//!
+//! - At most [`CONNECTIONS_MAX`] connections at once: a permit from a semaphore is taken *before*
+//!   `accept`, so excess clients wait in the kernel's backlog instead of costing memory here.
+//! - Each connection has a header read timeout ([`HEADER_READ_TIMEOUT`]) and a read buffer cap
+//!   ([`REQUEST_HEAD_BYTES_MAX`]): a slow or oversized request head is cut off.
+//! - Shutdown is a future passed in (SIGTERM/SIGINT in the binary): the listener stops accepting,
+//!   every open connection finishes its in-flight request and closes, and [`serve`] returns
+//!   within [`SHUTDOWN_GRACE`] at the latest.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{header::ACCEPT, Request};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::limits::{CONNECTIONS_MAX, HEADER_READ_TIMEOUT, REQUEST_HEAD_BYTES_MAX, SHUTDOWN_GRACE};
+use crate::server::resolver::Resolver;
+use crate::snapshot::SnapshotBytes;
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub connections_max: usize,
+    pub header_read_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> ServeOptions {
+        ServeOptions {
+            connections_max: CONNECTIONS_MAX,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            shutdown_grace: SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// How [`serve`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drained {
+    /// Every connection closed within the grace period.
+    Cleanly,
+    /// The grace period ran out with this many connections still open; they were dropped.
+    TimedOut { open: usize },
+}
+
+/// Serves `resolver` on `listener` until `shutdown` completes, then drains.
+pub async fn serve<B: SnapshotBytes>(
+    listener: TcpListener,
+    resolver: Arc<Resolver<B>>,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Drained {
+    let slots = Arc::new(Semaphore::new(options.connections_max));
+    let graceful = GracefulShutdown::new();
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        .max_buf_size(REQUEST_HEAD_BYTES_MAX)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    eprintln!("permitd: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let resolver = resolver.clone();
+        let service = service_fn(move |request: Request<Incoming>| {
+            let accept = request.headers().get(ACCEPT).map(|v| v.as_bytes());
+            let response = resolver.respond(request.method(), request.uri().path(), accept);
+            async move { Ok::<_, Infallible>(response) }
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // Errors here are a client's (reset, timeout, malformed request): nothing to do.
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    let open = graceful.count();
+    tokio::select! {
+        () = graceful.shutdown() => Drained::Cleanly,
+        () = tokio::time::sleep(options.shutdown_grace) => Drained::TimedOut { open },
+    }
+}

@@ -1,0 +1,75 @@
+//! Which route a request path names. Matching is by hand on path segments: no allocation, no
+//! regular expressions.
+
+/// A matched route, borrowing its parameters from the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    Permit { number: &'a str },
+    QrScan { token: &'a str },
+    Industries,
+    Industry { code: &'a str },
+    Healthz,
+    Readyz,
+}
+
+/// Every route template, as the OpenAPI document names them. A test keeps the two in step.
+pub const ROUTE_TEMPLATES: &[&str] = &[
+    "/v1/permits/{number}",
+    "/q/{token}",
+    "/v1/industries",
+    "/v1/industries/{code}",
+    "/healthz",
+    "/readyz",
+];
+
+/// The route `path` names (without its query string), or `None`.
+pub fn route<'a>(path: &'a str) -> Option<Route<'a>> {
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    let rest = path.strip_prefix('/')?;
+    let mut segments = rest.splitn(4, '/');
+    let first = segments.next()?;
+    let second = segments.next();
+    let third = segments.next();
+    let fourth = segments.next();
+    let param = |s: &'a str| (!s.is_empty()).then_some(s);
+    match (first, second, third, fourth) {
+        ("healthz", None, None, None) => Some(Route::Healthz),
+        ("readyz", None, None, None) => Some(Route::Readyz),
+        ("q", Some(token), None, None) => Some(Route::QrScan { token: param(token)? }),
+        ("v1", Some("permits"), Some(number), None) => Some(Route::Permit { number: param(number)? }),
+        ("v1", Some("industries"), None, None) => Some(Route::Industries),
+        ("v1", Some("industries"), Some(code), None) => Some(Route::Industry { code: param(code)? }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_routes() {
+        // Each route matches its own path shape and nothing longer or shorter.
+        let cases: &[(&str, Option<Route>)] = &[
+            ("/healthz", Some(Route::Healthz)),
+            ("/readyz", Some(Route::Readyz)),
+            ("/q/ABC", Some(Route::QrScan { token: "ABC" })),
+            ("/q/ABC?utm=x", Some(Route::QrScan { token: "ABC" })),
+            ("/v1/permits/110111ZH0300001M", Some(Route::Permit { number: "110111ZH0300001M" })),
+            ("/v1/industries", Some(Route::Industries)),
+            ("/v1/industries/03", Some(Route::Industry { code: "03" })),
+            ("/q/", None),
+            ("/q/A/B", None),
+            ("/v1/permits/", None),
+            ("/v1/permits/X/extra", None),
+            ("/v1/industries/03/x", None),
+            ("/", None),
+            ("", None),
+            ("healthz", None),
+            ("/healthz/", None),
+        ];
+        for (path, expect) in cases {
+            assert_eq!(route(path), *expect, "path {path:?}");
+        }
+    }
+}
