@@ -116,7 +116,7 @@ pub fn permit_page(view: &PermitView<'_>) -> String {
         for item in &view.unpermitted_items {
             out.push_str("<li>");
             escape(&mut out, item.name);
-            out.push_str("（");
+            out.push('（');
             escape(&mut out, item.department);
             out.push_str("）</li>");
         }

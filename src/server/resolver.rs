@@ -50,6 +50,10 @@ impl Clock {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a snapshot is installed already")]
+pub struct AlreadyInstalled;
+
 pub struct Resolver<B: SnapshotBytes = Mmap> {
     catalog: Catalog,
     snapshot: OnceLock<Snapshot<B>>,
@@ -78,9 +82,10 @@ impl<B: SnapshotBytes> Resolver<B> {
     /// Installs the verified snapshot that every later request reads.
     ///
     /// # Errors
-    /// Gives the snapshot back if one is installed already (swapping comes with the writer path).
-    pub fn install(&self, snapshot: Snapshot<B>) -> Result<(), Snapshot<B>> {
-        self.snapshot.set(snapshot)
+    /// [`AlreadyInstalled`] if one is installed already (swapping comes with the writer path);
+    /// the new one is dropped.
+    pub fn install(&self, snapshot: Snapshot<B>) -> Result<(), AlreadyInstalled> {
+        self.snapshot.set(snapshot).map_err(|_| AlreadyInstalled)
     }
 
     pub fn snapshot(&self) -> Option<&Snapshot<B>> {
@@ -140,16 +145,10 @@ impl<B: SnapshotBytes> Resolver<B> {
         }
     }
 
-    fn ready_snapshot(&self) -> Result<&Snapshot<B>, Response<Body>> {
-        self.snapshot.get().ok_or_else(|| {
-            error(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "no verified snapshot is loaded yet; retry shortly")
-        })
-    }
 
     fn permit(&self, text: &str) -> Response<Body> {
-        let snapshot = match self.ready_snapshot() {
-            Ok(s) => s,
-            Err(response) => return response,
+        let Some(snapshot) = self.snapshot.get() else {
+            return not_ready();
         };
         let number = match PermitNumber::parse(text) {
             Ok(n) => n,
@@ -163,9 +162,8 @@ impl<B: SnapshotBytes> Resolver<B> {
 
     /// A QR scan: a permit number (current version) or a token (one version).
     fn scan(&self, text: &str, html: bool) -> Response<Body> {
-        let snapshot = match self.ready_snapshot() {
-            Ok(s) => s,
-            Err(response) => return with_page(response, html, "无法验证", "服务正在启动，请稍后再扫。"),
+        let Some(snapshot) = self.snapshot.get() else {
+            return with_page(not_ready(), html, "无法验证", "服务正在启动，请稍后再扫。");
         };
         let sequence = snapshot.header().sequence;
         let looks_like_number = text.len() == 16 && text.get(6..8).is_some_and(|zh| zh.eq_ignore_ascii_case("ZH"));
@@ -229,6 +227,16 @@ fn respond_with(status: StatusCode, content_type: HeaderValue, cache: HeaderValu
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, content_type);
     headers.insert(CACHE_CONTROL, cache);
+    response
+}
+
+fn not_ready() -> Response<Body> {
+    let mut response = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_ready",
+        "no verified snapshot is loaded yet; retry shortly",
+    );
+    response.headers_mut().insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
     response
 }
 

@@ -141,8 +141,7 @@ pub(crate) fn write_sharded<W: Write + Seek>(
     let mut shards: Vec<ShardEntry> = Vec::new();
     let mut shard_permits: Vec<Vec<Permit>> = Vec::new();
     let mut pending = chunks.into_iter();
-    loop {
-        let (Some(first), second) = (pending.next(), pending.next()) else { break };
+    while let (Some(first), second) = (pending.next(), pending.next()) {
         let (first_out, second_out) = std::thread::scope(|scope| {
             let handle = second.map(|chunk| scope.spawn(move || serialize_fitting(chunk)));
             let first_out = serialize_fitting(first);
