@@ -35,6 +35,8 @@ pub enum Rejection {
     NotCovered { number: PermitNumber, licence_type: LicenceTypeId },
     #[error("permit {number}: field {field} is empty or longer than {TEXT_FIELD_BYTES_MAX} bytes")]
     Field { number: PermitNumber, field: &'static str },
+    #[error("permit {number} covers no single licence: a comprehensive permit lists at least one")]
+    NoLicences { number: PermitNumber },
     #[error("permit {number}: {count} licences exceed the limit of {LICENCES_PER_PERMIT_MAX}")]
     TooManyLicences { number: PermitNumber, count: usize },
     #[error("permit {number}: a new issue cannot carry a licence in state {state:?}")]
@@ -192,6 +194,9 @@ impl<'c> Registry<'c> {
             if text.trim().is_empty() || text.len() > TEXT_FIELD_BYTES_MAX {
                 return Err(Rejection::Field { number, field });
             }
+        }
+        if permit.licences.is_empty() {
+            return Err(Rejection::NoLicences { number });
         }
         if permit.licences.len() > LICENCES_PER_PERMIT_MAX {
             return Err(Rejection::TooManyLicences { number, count: permit.licences.len() });
