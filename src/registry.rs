@@ -26,23 +26,42 @@ pub enum Rejection {
     #[error("permit {0} is not known")]
     UnknownPermit(PermitNumber),
     #[error("permit {number}: version {got} does not follow version {current}")]
-    Version { number: PermitNumber, current: u32, got: u32 },
+    Version {
+        number: PermitNumber,
+        current: u32,
+        got: u32,
+    },
     #[error("permit {number}: category {category} is not in the catalogue")]
     Category { number: PermitNumber, category: u8 },
     #[error("permit {number}: {error}")]
-    Coverage { number: PermitNumber, error: CoverageError },
+    Coverage {
+        number: PermitNumber,
+        error: CoverageError,
+    },
     #[error("permit {number}: licence type L{:02} is not covered by it", licence_type.0)]
-    NotCovered { number: PermitNumber, licence_type: LicenceTypeId },
+    NotCovered {
+        number: PermitNumber,
+        licence_type: LicenceTypeId,
+    },
     #[error("permit {number}: field {field} is empty or longer than {TEXT_FIELD_BYTES_MAX} bytes")]
-    Field { number: PermitNumber, field: &'static str },
+    Field {
+        number: PermitNumber,
+        field: &'static str,
+    },
     #[error("permit {number} covers no single licence: a comprehensive permit lists at least one")]
     NoLicences { number: PermitNumber },
     #[error("permit {number}: {count} licences exceed the limit of {LICENCES_PER_PERMIT_MAX}")]
     TooManyLicences { number: PermitNumber, count: usize },
     #[error("permit {number}: a new issue cannot carry a licence in state {state:?}")]
-    IssueState { number: PermitNumber, state: LicenceState },
+    IssueState {
+        number: PermitNumber,
+        state: LicenceState,
+    },
     #[error("permit {number}: licence L{:02} is granted but has no certificate number", licence_type.0)]
-    CertificateMissing { number: PermitNumber, licence_type: LicenceTypeId },
+    CertificateMissing {
+        number: PermitNumber,
+        licence_type: LicenceTypeId,
+    },
     #[error("permit {0} is recovered (收回): no further changes are accepted")]
     Recovered(PermitNumber),
     #[error("permit {number} has been reissued {SUPERSEDED_VERSIONS_MAX} times, the most kept")]
@@ -68,7 +87,12 @@ pub struct Registry<'c> {
 
 impl<'c> Registry<'c> {
     pub fn new(catalog: &'c Catalog) -> Registry<'c> {
-        Registry { catalog, permits: HashMap::new(), seen_event_ids: HashSet::new(), sequence: 0 }
+        Registry {
+            catalog,
+            permits: HashMap::new(),
+            seen_event_ids: HashSet::new(),
+            sequence: 0,
+        }
     }
 
     /// The sequence number of the last accepted event (0 when none).
@@ -135,7 +159,9 @@ impl<'c> Registry<'c> {
                     });
                 }
                 if current.superseded_versions.len() >= SUPERSEDED_VERSIONS_MAX {
-                    return Err(Rejection::TooManyVersions { number: permit.number });
+                    return Err(Rejection::TooManyVersions {
+                        number: permit.number,
+                    });
                 }
                 self.check_permit(&permit)?;
                 let mut superseded = current.superseded_versions.clone();
@@ -146,18 +172,32 @@ impl<'c> Registry<'c> {
                 permit.superseded_versions = superseded;
                 self.permits.insert(permit.number.key(), permit);
             }
-            Change::LicenceStateChanged { number, licence_type, state, reason, on } => {
+            Change::LicenceStateChanged {
+                number,
+                licence_type,
+                state,
+                reason,
+                on,
+            } => {
                 self.current(&number)?;
                 if let Some(reason) = &reason {
                     if reason.len() > TEXT_FIELD_BYTES_MAX {
-                        return Err(Rejection::Field { number, field: "reason" });
+                        return Err(Rejection::Field {
+                            number,
+                            field: "reason",
+                        });
                     }
                 }
                 let permit = self.permits.get_mut(&number.key()).expect("checked above");
-                let Some(licence) =
-                    permit.licences.iter_mut().find(|l| l.licence_type == licence_type)
+                let Some(licence) = permit
+                    .licences
+                    .iter_mut()
+                    .find(|l| l.licence_type == licence_type)
                 else {
-                    return Err(Rejection::NotCovered { number, licence_type });
+                    return Err(Rejection::NotCovered {
+                        number,
+                        licence_type,
+                    });
                 };
                 licence.state = state;
                 licence.state_reason = reason;
@@ -166,12 +206,17 @@ impl<'c> Registry<'c> {
         }
         self.seen_event_ids.insert(id_hash);
         self.sequence += 1;
-        Ok(Applied::Accepted { sequence: self.sequence })
+        Ok(Applied::Accepted {
+            sequence: self.sequence,
+        })
     }
 
     /// The current version of `number`, provided it may still change.
     fn current(&self, number: &PermitNumber) -> Result<&Permit, Rejection> {
-        let permit = self.permits.get(&number.key()).ok_or(Rejection::UnknownPermit(*number))?;
+        let permit = self
+            .permits
+            .get(&number.key())
+            .ok_or(Rejection::UnknownPermit(*number))?;
         if matches!(permit.status, PermitStatus::Recovered { .. }) {
             return Err(Rejection::Recovered(*number));
         }
@@ -199,14 +244,20 @@ impl<'c> Registry<'c> {
             return Err(Rejection::NoLicences { number });
         }
         if permit.licences.len() > LICENCES_PER_PERMIT_MAX {
-            return Err(Rejection::TooManyLicences { number, count: permit.licences.len() });
+            return Err(Rejection::TooManyLicences {
+                number,
+                count: permit.licences.len(),
+            });
         }
         for licence in &permit.licences {
             if !matches!(
                 licence.state,
                 LicenceState::Valid | LicenceState::NotGranted | LicenceState::PendingCommitment
             ) {
-                return Err(Rejection::IssueState { number, state: licence.state });
+                return Err(Rejection::IssueState {
+                    number,
+                    state: licence.state,
+                });
             }
             let granted = licence.state != LicenceState::NotGranted;
             match &licence.certificate_number {
@@ -217,17 +268,291 @@ impl<'c> Registry<'c> {
                     })
                 }
                 Some(text) if text.is_empty() || text.len() > TEXT_FIELD_BYTES_MAX => {
-                    return Err(Rejection::Field { number, field: "certificate_number" })
+                    return Err(Rejection::Field {
+                        number,
+                        field: "certificate_number",
+                    })
                 }
                 _ => {}
             }
         }
         let present: Vec<LicenceTypeId> = permit.licences.iter().map(|l| l.licence_type).collect();
-        industry.check_coverage(&present).map_err(|error| Rejection::Coverage { number, error })
+        industry
+            .check_coverage(&present)
+            .map_err(|error| Rejection::Coverage { number, error })
     }
 }
 
 fn event_id_hash(id: &str) -> u128 {
     let hash = blake3::hash(id.as_bytes());
     u128::from_le_bytes(hash.as_bytes()[..16].try_into().expect("16 of 32 bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codes::Uscc;
+    use crate::domain::{Date, DerivedState, Licence, VoidReason};
+    use crate::event::Timestamp;
+
+    fn d(text: &str) -> Date {
+        Date::parse(text).unwrap()
+    }
+
+    fn licence(code: &str, state: LicenceState) -> Licence {
+        Licence {
+            licence_type: LicenceTypeId::from_code(code).unwrap(),
+            certificate_number: (state != LicenceState::NotGranted).then(|| format!("{code}-0001")),
+            state,
+            on_commitment: false,
+            valid_from: Some(d("2024-01-01")),
+            valid_until: Some(d("2029-01-01")),
+            state_reason: None,
+            state_changed_on: None,
+        }
+    }
+
+    /// A restaurant (category 03) with the food licence (L05) and, optionally, tobacco (L07).
+    fn restaurant(sequence: u32, version: u32, licences: Vec<Licence>) -> Permit {
+        Permit {
+            number: PermitNumber::new(110111, 3, sequence).unwrap(),
+            version,
+            operator_name: "北京房山良乡张记餐饮店".into(),
+            uscc: Uscc::parse("91350100M000100Y43").unwrap(),
+            legal_representative: "张伟".into(),
+            premises: "北京市房山区良乡镇昊天大街1号".into(),
+            issuing_authority: "北京市房山区政务服务局".into(),
+            issued_on: d("2024-01-01"),
+            licences,
+            status: PermitStatus::Active,
+            superseded_versions: Vec::new(),
+        }
+    }
+
+    fn event(id: &str, change: Change) -> Event {
+        Event {
+            schema: SCHEMA_VERSION,
+            id: id.into(),
+            at: Timestamp {
+                unix_ms: 1_704_067_200_000,
+            },
+            department: "区政务服务局".into(),
+            change,
+        }
+    }
+
+    fn issued(id: &str, permit: Permit) -> Event {
+        event(id, Change::PermitIssued { permit })
+    }
+
+    fn food() -> Vec<Licence> {
+        vec![licence("L05", LicenceState::Valid)]
+    }
+
+    #[test]
+    fn issue_reissue_and_state_change_fold_into_the_expected_state() {
+        // Issued → reissued (old version superseded) → licence revoked (permit void).
+        let catalog = Catalog::embedded().unwrap();
+        let mut registry = Registry::new(&catalog);
+        let partial = vec![
+            licence("L05", LicenceState::Valid),
+            licence("L07", LicenceState::NotGranted),
+        ];
+        let number = restaurant(1, 1, partial.clone()).number;
+        assert_eq!(
+            registry.apply(issued("e1", restaurant(1, 1, partial))),
+            Ok(Applied::Accepted { sequence: 1 })
+        );
+        let today = d("2026-06-15");
+        assert_eq!(
+            registry.get(&number).unwrap().derived_state(None, today),
+            DerivedState::Partial { not_in_force: 1 }
+        );
+
+        let granted = vec![
+            licence("L05", LicenceState::Valid),
+            licence("L07", LicenceState::Valid),
+        ];
+        let reissue = event(
+            "e2",
+            Change::PermitReissued {
+                permit: restaurant(1, 2, granted),
+            },
+        );
+        assert_eq!(
+            registry.apply(reissue),
+            Ok(Applied::Accepted { sequence: 2 })
+        );
+        let permit = registry.get(&number).unwrap();
+        assert_eq!(
+            permit
+                .superseded_versions
+                .iter()
+                .map(|v| v.version)
+                .collect::<Vec<_>>(),
+            [1]
+        );
+        assert_eq!(
+            permit.derived_state(Some(1), today),
+            DerivedState::Superseded { by_version: 2 }
+        );
+        assert_eq!(permit.derived_state(None, today), DerivedState::Valid);
+
+        let revoke = event(
+            "e3",
+            Change::LicenceStateChanged {
+                number,
+                licence_type: LicenceTypeId::from_code("L07").unwrap(),
+                state: LicenceState::Revoked,
+                reason: Some("告知承诺核查不符，依法撤销".into()),
+                on: d("2026-06-01"),
+            },
+        );
+        assert_eq!(
+            registry.apply(revoke),
+            Ok(Applied::Accepted { sequence: 3 })
+        );
+        let expect = DerivedState::Void(VoidReason::Licence {
+            licence_type: LicenceTypeId::from_code("L07").unwrap(),
+            state: LicenceState::Revoked,
+            by_date: false,
+        });
+        assert_eq!(
+            registry.get(&number).unwrap().derived_state(None, today),
+            expect
+        );
+    }
+
+    #[test]
+    fn a_replayed_event_id_changes_nothing() {
+        // Feeding the same event twice is idempotent.
+        let catalog = Catalog::embedded().unwrap();
+        let mut registry = Registry::new(&catalog);
+        assert!(registry
+            .apply(issued("same", restaurant(1, 1, food())))
+            .is_ok());
+        assert_eq!(
+            registry.apply(issued("same", restaurant(1, 1, food()))),
+            Ok(Applied::Replay)
+        );
+        assert_eq!((registry.len(), registry.sequence()), (1, 1));
+    }
+
+    #[test]
+    fn rejected_events_name_the_problem_and_change_nothing() {
+        // Each invalid event is rejected with its own reason; the registry stays as it was.
+        let catalog = Catalog::embedded().unwrap();
+        let mut registry = Registry::new(&catalog);
+        registry
+            .apply(issued("base", restaurant(1, 1, food())))
+            .unwrap();
+        let number = restaurant(1, 1, food()).number;
+        let mut blank_name = restaurant(2, 1, food());
+        blank_name.operator_name = "  ".into();
+        let mut no_certificate = restaurant(3, 1, food());
+        no_certificate.licences[0].certificate_number = None;
+        let mut suspended_at_issue = restaurant(4, 1, food());
+        suspended_at_issue.licences[0].state = LicenceState::Suspended;
+        let mut bad_schema = issued("schema", restaurant(5, 1, food()));
+        bad_schema.schema = 2;
+        let cases: Vec<(Event, fn(&Rejection) -> bool)> = vec![
+            (issued("dup", restaurant(1, 1, food())), |r| {
+                matches!(r, Rejection::AlreadyIssued(_))
+            }),
+            (issued("v2", restaurant(6, 2, food())), |r| {
+                matches!(r, Rejection::Version { .. })
+            }),
+            (
+                issued(
+                    "nofood",
+                    restaurant(7, 1, vec![licence("L07", LicenceState::Valid)]),
+                ),
+                |r| matches!(r, Rejection::Coverage { .. }),
+            ),
+            (issued("none", restaurant(8, 1, vec![])), |r| {
+                matches!(r, Rejection::NoLicences { .. })
+            }),
+            (
+                issued(
+                    "alien",
+                    restaurant(
+                        9,
+                        1,
+                        vec![
+                            licence("L05", LicenceState::Valid),
+                            licence("L17", LicenceState::Valid),
+                        ],
+                    ),
+                ),
+                |r| matches!(r, Rejection::Coverage { .. }),
+            ),
+            (issued("blank", blank_name), |r| {
+                matches!(
+                    r,
+                    Rejection::Field {
+                        field: "operator_name",
+                        ..
+                    }
+                )
+            }),
+            (issued("nocert", no_certificate), |r| {
+                matches!(r, Rejection::CertificateMissing { .. })
+            }),
+            (issued("susp", suspended_at_issue), |r| {
+                matches!(r, Rejection::IssueState { .. })
+            }),
+            (bad_schema, |r| matches!(r, Rejection::Schema { got: 2 })),
+            (
+                event(
+                    "skip",
+                    Change::PermitReissued {
+                        permit: restaurant(1, 3, food()),
+                    },
+                ),
+                |r| {
+                    matches!(
+                        r,
+                        Rejection::Version {
+                            current: 1,
+                            got: 3,
+                            ..
+                        }
+                    )
+                },
+            ),
+            (
+                event(
+                    "ghost",
+                    Change::PermitReissued {
+                        permit: restaurant(10, 2, food()),
+                    },
+                ),
+                |r| matches!(r, Rejection::UnknownPermit(_)),
+            ),
+            (
+                event(
+                    "uncovered",
+                    Change::LicenceStateChanged {
+                        number,
+                        licence_type: LicenceTypeId::from_code("L07").unwrap(),
+                        state: LicenceState::Revoked,
+                        reason: None,
+                        on: d("2026-01-01"),
+                    },
+                ),
+                |r| matches!(r, Rejection::NotCovered { .. }),
+            ),
+            (issued("", restaurant(11, 1, food())), |r| {
+                matches!(r, Rejection::EventId)
+            }),
+        ];
+        for (event, expect) in cases {
+            let id = event.id.clone();
+            let rejection = registry.apply(event).expect_err(&id);
+            assert!(expect(&rejection), "event {id:?}: {rejection}");
+            assert!(!rejection.to_string().is_empty());
+        }
+        assert_eq!((registry.len(), registry.sequence()), (1, 1));
+        assert_eq!(registry.get(&number).unwrap(), &restaurant(1, 1, food()));
+    }
 }
