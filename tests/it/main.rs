@@ -1,1 +1,11 @@
-mod placeholder {}
+//! The integration tests: one binary (faster to build and link than one per file).
+//!
+//! - `support`: a real server on 127.0.0.1:0 over a snapshot built from generated permits.
+//! - `http`: the resolver's routes through a real HTTP client.
+//! - `openapi`: the OpenAPI document and the routes stay in step.
+//! - `cli`: the `permitd` binary's commands, exit codes and files.
+
+mod cli;
+mod http;
+mod openapi;
+mod support;
