@@ -31,7 +31,10 @@ struct Data {
 }
 
 fn permits_wanted() -> u64 {
-    std::env::var("PERMITD_BENCH_PERMITS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000)
+    std::env::var("PERMITD_BENCH_PERMITS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
 }
 
 fn data() -> Data {
@@ -40,7 +43,17 @@ fn data() -> Data {
     let as_of = Date::from_ymd(2026, 6, 15).unwrap();
     let mut ndjson = Vec::new();
     eprintln!("lookup bench: generating {count} permits");
-    generate(&catalog, &GenOptions { permits: count, seed: 11, as_of }, &mut ndjson, &mut |_| {}).unwrap();
+    generate(
+        &catalog,
+        &GenOptions {
+            permits: count,
+            seed: 11,
+            as_of,
+        },
+        &mut ndjson,
+        &mut |_| {},
+    )
+    .unwrap();
     let mut registry = Registry::new(&catalog);
     permitd::feed::fold(&mut registry, &ndjson[..], &mut |_| {}).unwrap();
     drop(ndjson);
@@ -51,13 +64,25 @@ fn data() -> Data {
     sample.shuffle(&mut rng);
     sample.truncate(KEYS);
     let numbers: Vec<PermitNumber> = sample.iter().map(|p| p.number).collect();
-    let tokens: Vec<Token> = sample.iter().map(|p| Token::for_version(&p.number, p.version)).collect();
-    let map: HashMap<u64, Permit> = permits.iter().map(|p| (p.number.key(), p.clone())).collect();
+    let tokens: Vec<Token> = sample
+        .iter()
+        .map(|p| Token::for_version(&p.number, p.version))
+        .collect();
+    let map: HashMap<u64, Permit> = permits
+        .iter()
+        .map(|p| (p.number.key(), p.clone()))
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     eprintln!("lookup bench: writing the snapshot");
     let (path, _) = snapshot::publish(dir.path(), permits, sequence).unwrap();
     let snapshot = SnapshotFile::open(&path).unwrap().verify().unwrap();
-    Data { snapshot, map, numbers, tokens, _dir: dir }
+    Data {
+        snapshot,
+        map,
+        numbers,
+        tokens,
+        _dir: dir,
+    }
 }
 
 fn lookups(c: &mut Criterion) {
@@ -81,7 +106,10 @@ fn lookups(c: &mut Criterion) {
     group.bench_function("snapshot_by_token", |b| {
         b.iter(|| {
             i = (i + 1) % KEYS;
-            let (permit, _) = data.snapshot.get_by_token(black_box(&data.tokens[i])).unwrap();
+            let (permit, _) = data
+                .snapshot
+                .get_by_token(black_box(&data.tokens[i]))
+                .unwrap();
             black_box(permit.operator_name.len())
         })
     });
@@ -90,7 +118,9 @@ fn lookups(c: &mut Criterion) {
 
 /// Mean time of a finished benchmark, from criterion's saved estimates.
 fn mean_ns(id: &str) -> Option<f64> {
-    let path = Path::new("target/criterion").join(id).join("new/estimates.json");
+    let path = Path::new("target/criterion")
+        .join(id)
+        .join("new/estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).ok()?;
     json["mean"]["point_estimate"].as_f64()
@@ -101,7 +131,10 @@ fn print_ratios() {
         eprintln!("lookup bench: no saved estimates to compare (run without --test)");
         return;
     };
-    println!("\nlookup at {} permits, ratio to the in-RAM HashMap baseline ({baseline:.1} ns):", permits_wanted());
+    println!(
+        "\nlookup at {} permits, ratio to the in-RAM HashMap baseline ({baseline:.1} ns):",
+        permits_wanted()
+    );
     for id in ["lookup/snapshot_by_number", "lookup/snapshot_by_token"] {
         if let Some(mean) = mean_ns(id) {
             println!("  {id:28} {mean:8.1} ns  {:5.2}x", mean / baseline);

@@ -88,7 +88,9 @@ impl Timestamp {
     /// Parses RFC 3339 (`2024-03-01T09:30:00+08:00`, `…Z`, fractional seconds allowed).
     pub fn parse(text: &str) -> Result<Timestamp, time::error::Parse> {
         let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)?;
-        Ok(Timestamp { unix_ms: (t.unix_timestamp_nanos() / 1_000_000) as i64 })
+        Ok(Timestamp {
+            unix_ms: (t.unix_timestamp_nanos() / 1_000_000) as i64,
+        })
     }
 
     pub fn to_rfc3339(self) -> String {

@@ -57,7 +57,9 @@ pub fn fold(
     let (mut bytes_read, mut bytes_reported) = (0u64, 0u64);
     loop {
         line.clear();
-        let n = (&mut reader).take(FEED_LINE_BYTES_MAX as u64 + 1).read_until(b'\n', &mut line)?;
+        let n = (&mut reader)
+            .take(FEED_LINE_BYTES_MAX as u64 + 1)
+            .read_until(b'\n', &mut line)?;
         if n == 0 {
             break;
         }
@@ -69,13 +71,18 @@ pub fn fold(
             let mut rest = Vec::new();
             loop {
                 rest.clear();
-                let m = (&mut reader).take(FEED_LINE_BYTES_MAX as u64).read_until(b'\n', &mut rest)?;
+                let m = (&mut reader)
+                    .take(FEED_LINE_BYTES_MAX as u64)
+                    .read_until(b'\n', &mut rest)?;
                 bytes_read += m as u64;
                 if m == 0 || rest.last() == Some(&b'\n') {
                     break;
                 }
             }
-            report.reject(number, format!("line is longer than {FEED_LINE_BYTES_MAX} bytes"));
+            report.reject(
+                number,
+                format!("line is longer than {FEED_LINE_BYTES_MAX} bytes"),
+            );
             continue;
         }
         let text = line.trim_ascii();

@@ -20,7 +20,11 @@ use permitd::server::{serve, Resolver, ServeOptions};
 use permitd::snapshot::{self, SnapshotFile};
 
 #[derive(Parser)]
-#[command(name = "permitd", version, about = "Verifies Beijing Fangshan comprehensive business permits (综合许可凭证) and resolves their QR codes")]
+#[command(
+    name = "permitd",
+    version,
+    about = "Verifies Beijing Fangshan comprehensive business permits (综合许可凭证) and resolves their QR codes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -109,16 +113,32 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { what } => return check(what),
-        Command::Gen { permits, seed, as_of, out } => {
-            gen(permits, seed, as_of.unwrap_or_else(Date::today_in_beijing), &out)
-        }
-        Command::Snapshot { command: SnapshotCommand::Build { input, data } } => {
-            build(&input, &data).map(|_| ())
-        }
-        Command::Snapshot { command: SnapshotCommand::Verify { data } } => verify(&data),
-        Command::Snapshot { command: SnapshotCommand::Inspect { data } } => inspect(&data),
+        Command::Gen {
+            permits,
+            seed,
+            as_of,
+            out,
+        } => gen(
+            permits,
+            seed,
+            as_of.unwrap_or_else(Date::today_in_beijing),
+            &out,
+        ),
+        Command::Snapshot {
+            command: SnapshotCommand::Build { input, data },
+        } => build(&input, &data).map(|_| ()),
+        Command::Snapshot {
+            command: SnapshotCommand::Verify { data },
+        } => verify(&data),
+        Command::Snapshot {
+            command: SnapshotCommand::Inspect { data },
+        } => inspect(&data),
         Command::Serve { data, listen } => run_server(&data, listen, None),
-        Command::Demo { data, listen, permits } => demo(&data, listen, permits),
+        Command::Demo {
+            data,
+            listen,
+            permits,
+        } => demo(&data, listen, permits),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -131,11 +151,15 @@ fn main() -> ExitCode {
 
 fn check(what: CheckCommand) -> ExitCode {
     let outcome = match what {
-        CheckCommand::Number { number } => {
-            PermitNumber::parse(&number).map(|n| describe_permit_number(&n)).map_err(|e| e.to_string())
-        }
+        CheckCommand::Number { number } => PermitNumber::parse(&number)
+            .map(|n| describe_permit_number(&n))
+            .map_err(|e| e.to_string()),
         CheckCommand::Uscc { code, strict } => {
-            let parsed = if strict { Uscc::parse_strict(&code) } else { Uscc::parse(&code) };
+            let parsed = if strict {
+                Uscc::parse_strict(&code)
+            } else {
+                Uscc::parse(&code)
+            };
             parsed.map(|c| describe_uscc(&c)).map_err(|e| e.to_string())
         }
     };
@@ -160,15 +184,33 @@ fn bar(total: u64, unit: &str) -> ProgressBar {
 
 fn gen(permits: u64, seed: u64, as_of: Date, out: &Path) -> anyhow::Result<()> {
     let catalog = Catalog::embedded().context("loading the catalogue")?;
+    // The output is written under a temporary name and renamed over `out`: refuse anything that
+    // is not a regular file (renaming over /dev/stdout would replace the device link).
+    if out.exists() && !std::fs::symlink_metadata(out)?.is_file() {
+        bail!(
+            "{} exists and is not a regular file; --out names a file to create or replace",
+            out.display()
+        );
+    }
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
     let temporary = out.with_extension("ndjson.tmp");
-    let file = std::fs::File::create(&temporary).with_context(|| format!("creating {}", temporary.display()))?;
+    let file = std::fs::File::create(&temporary)
+        .with_context(|| format!("creating {}", temporary.display()))?;
     let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
     let progress = bar(permits, "permits");
     let started = Instant::now();
-    let stats = generate(&catalog, &GenOptions { permits, seed, as_of }, &mut writer, &mut |done| progress.set_position(done))?;
+    let stats = generate(
+        &catalog,
+        &GenOptions {
+            permits,
+            seed,
+            as_of,
+        },
+        &mut writer,
+        &mut |done| progress.set_position(done),
+    )?;
     let file = writer.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     std::fs::rename(&temporary, out)?;
@@ -186,11 +228,15 @@ fn gen(permits: u64, seed: u64, as_of: Date, out: &Path) -> anyhow::Result<()> {
 fn build(input: &Path, data: &Path) -> anyhow::Result<PathBuf> {
     let catalog = Catalog::embedded().context("loading the catalogue")?;
     let started = Instant::now();
-    let size = std::fs::metadata(input).with_context(|| format!("reading {}", input.display()))?.len();
+    let size = std::fs::metadata(input)
+        .with_context(|| format!("reading {}", input.display()))?
+        .len();
     let progress = bar(size, "bytes");
     let mut registry = Registry::new(&catalog);
-    let report = permitd::feed::fold_file(&mut registry, input, &mut |bytes| progress.set_position(bytes))
-        .with_context(|| format!("reading {}", input.display()))?;
+    let report = permitd::feed::fold_file(&mut registry, input, &mut |bytes| {
+        progress.set_position(bytes)
+    })
+    .with_context(|| format!("reading {}", input.display()))?;
     progress.finish_and_clear();
     let folded = started.elapsed();
     for rejected in &report.rejections {
@@ -220,12 +266,15 @@ fn build(input: &Path, data: &Path) -> anyhow::Result<PathBuf> {
 }
 
 fn verify(data: &Path) -> anyhow::Result<()> {
-    let path = snapshot::current_path(data).with_context(|| format!("reading {}/CURRENT", data.display()))?;
+    let path = snapshot::current_path(data)
+        .with_context(|| format!("reading {}/CURRENT", data.display()))?;
     let opened = Instant::now();
     let file = SnapshotFile::open(&path)?;
     let open_time = opened.elapsed();
     let verified = Instant::now();
-    let snapshot = file.verify().with_context(|| format!("verifying {}", path.display()))?;
+    let snapshot = file
+        .verify()
+        .with_context(|| format!("verifying {}", path.display()))?;
     println!(
         "ok: {} (sequence {}, {} permits, {} shards): opened in {open_time:.2?}, verified in {:.2?}",
         path.display(),
@@ -244,21 +293,42 @@ fn inspect(data: &Path) -> anyhow::Result<()> {
     println!("file: {}", path.display());
     println!("format version: {}", snapshot::format::FORMAT_VERSION);
     println!("sequence: {}", h.sequence);
-    println!("created: {}", permitd::event::Timestamp { unix_ms: h.created_unix_ms }.to_rfc3339());
-    println!("permits: {}  versions: {}  licences: {}", h.permits, h.versions, h.licences);
+    println!(
+        "created: {}",
+        permitd::event::Timestamp {
+            unix_ms: h.created_unix_ms
+        }
+        .to_rfc3339()
+    );
+    println!(
+        "permits: {}  versions: {}  licences: {}",
+        h.permits, h.versions, h.licences
+    );
     println!("file bytes: {}  shards: {}", h.file_bytes, h.shards.len());
-    println!("number index: {} bytes  token index: {} bytes", h.number_index.bytes, h.token_index.bytes);
-    println!("body blake3: {}", blake3::Hash::from(h.body_checksum).to_hex());
+    println!(
+        "number index: {} bytes  token index: {} bytes",
+        h.number_index.bytes, h.token_index.bytes
+    );
+    println!(
+        "body blake3: {}",
+        blake3::Hash::from(h.body_checksum).to_hex()
+    );
     Ok(())
 }
 
 /// Starts serving at once (healthz answers, readyz does not), verifies the snapshot off the
 /// request path, installs it, and serves until SIGTERM or SIGINT.
-fn run_server(data: &Path, listen: SocketAddr, on_ready: Option<Box<dyn FnOnce(&Resolver) + Send>>) -> anyhow::Result<()> {
+/// Called once the snapshot is verified and installed (the demo prints URLs to try).
+type OnReady = Box<dyn FnOnce(&Resolver) + Send>;
+
+fn run_server(data: &Path, listen: SocketAddr, on_ready: Option<OnReady>) -> anyhow::Result<()> {
     let catalog = Catalog::embedded().context("loading the catalogue")?;
-    let path = snapshot::current_path(data).with_context(|| format!("reading {}/CURRENT", data.display()))?;
+    let path = snapshot::current_path(data)
+        .with_context(|| format!("reading {}/CURRENT", data.display()))?;
     let file = SnapshotFile::open(&path)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         let resolver: Arc<Resolver> = Arc::new(Resolver::new(catalog, Clock::System));
@@ -309,7 +379,10 @@ async fn shutdown_signal() {
 fn demo(data: &Path, listen: SocketAddr, permits: u64) -> anyhow::Result<()> {
     let input = data.join("permits.ndjson");
     if !input.exists() {
-        eprintln!("permitd demo: generating {permits} permits into {}", input.display());
+        eprintln!(
+            "permitd demo: generating {permits} permits into {}",
+            input.display()
+        );
         gen(permits, 1, Date::today_in_beijing(), &input)?;
     }
     if snapshot::current_path(data).is_err() {
@@ -321,7 +394,9 @@ fn demo(data: &Path, listen: SocketAddr, permits: u64) -> anyhow::Result<()> {
     }
     let on_ready = Box::new(move |resolver: &Resolver| {
         let today = Date::today_in_beijing();
-        let Some(snapshot) = resolver.snapshot() else { return };
+        let Some(snapshot) = resolver.snapshot() else {
+            return;
+        };
         let base = format!("http://{listen}");
         let mut found = [None, None, None];
         for permit in snapshot.iter() {
@@ -337,14 +412,23 @@ fn demo(data: &Path, listen: SocketAddr, permits: u64) -> anyhow::Result<()> {
             }
         }
         println!("\nTry:");
-        for (label, number) in ["a valid permit", "a void permit", "a partial permit"].iter().zip(&found) {
+        for (label, number) in ["a valid permit", "a void permit", "a partial permit"]
+            .iter()
+            .zip(&found)
+        {
             if let Some(number) = number {
                 println!("  {label:18} {base}/v1/permits/{number}");
-                println!("  {:18} {base}/q/{number}  (open in a browser for the citizen page)", "");
+                println!(
+                    "  {:18} {base}/q/{number}  (open in a browser for the citizen page)",
+                    ""
+                );
             }
         }
         println!("  {:18} {base}/v1/industries/03", "the catalogue");
-        println!("  {:18} {base}/v1/permits/110111ZH0300001A", "a malformed number");
+        println!(
+            "  {:18} {base}/v1/permits/110111ZH0300001A",
+            "a malformed number"
+        );
         println!("\nPress Ctrl-C to stop.");
     });
     run_server(data, listen, Some(on_ready))

@@ -455,7 +455,8 @@ mod tests {
         suspended_at_issue.licences[0].state = LicenceState::Suspended;
         let mut bad_schema = issued("schema", restaurant(5, 1, food()));
         bad_schema.schema = 2;
-        let cases: Vec<(Event, fn(&Rejection) -> bool)> = vec![
+        type Expect = fn(&Rejection) -> bool;
+        let cases: Vec<(Event, Expect)> = vec![
             (issued("dup", restaurant(1, 1, food())), |r| {
                 matches!(r, Rejection::AlreadyIssued(_))
             }),

@@ -10,7 +10,16 @@ use std::fmt;
 pub const BEIJING_UTC_OFFSET_SECONDS: i64 = 8 * 3600;
 
 #[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
 )]
 #[rkyv(derive(Debug, PartialEq, Eq, PartialOrd, Ord, Clone, Copy))]
 pub struct Date {
@@ -34,11 +43,15 @@ impl Date {
         if !(1900..=9999).contains(&year) {
             return None;
         }
-        Some(Date { days_since_epoch: days_from_civil(year, month, day) })
+        Some(Date {
+            days_since_epoch: days_from_civil(year, month, day),
+        })
     }
 
     pub const fn from_days_since_epoch(days: i32) -> Date {
-        Date { days_since_epoch: days }
+        Date {
+            days_since_epoch: days,
+        }
     }
 
     pub const fn days_since_epoch(self) -> i32 {
@@ -51,13 +64,17 @@ impl Date {
     }
 
     pub fn add_days(self, days: i32) -> Date {
-        Date { days_since_epoch: self.days_since_epoch + days }
+        Date {
+            days_since_epoch: self.days_since_epoch + days,
+        }
     }
 
     /// The date in Beijing at the instant `unix_seconds`.
     pub fn in_beijing(unix_seconds: i64) -> Date {
         let local = unix_seconds + BEIJING_UTC_OFFSET_SECONDS;
-        Date { days_since_epoch: local.div_euclid(86_400) as i32 }
+        Date {
+            days_since_epoch: local.div_euclid(86_400) as i32,
+        }
     }
 
     /// Today's date in Beijing, by the system clock.
@@ -77,7 +94,9 @@ impl Date {
     pub fn parse(text: &str) -> Result<Date, DateError> {
         let b = text.as_bytes();
         let digits = |r: std::ops::Range<usize>| -> Option<u32> {
-            b[r].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as u32))
+            b[r].iter().try_fold(0u32, |acc, &c| {
+                c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as u32)
+            })
         };
         if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
             return Err(DateError::Format(text.to_owned()));
@@ -109,7 +128,9 @@ impl Date {
 
 impl ArchivedDate {
     pub fn to_date(&self) -> Date {
-        Date { days_since_epoch: self.days_since_epoch.to_native() }
+        Date {
+            days_since_epoch: self.days_since_epoch.to_native(),
+        }
     }
 }
 
@@ -194,11 +215,23 @@ mod tests {
     fn known_dates_match_the_calendar() {
         // Independent anchors: the Unix epoch, and 2000-03-01 = 11017 days (date -d).
         assert_eq!(Date::parse("1970-01-01").unwrap().days_since_epoch(), 0);
-        assert_eq!(Date::parse("2000-03-01").unwrap().days_since_epoch(), 11_017);
+        assert_eq!(
+            Date::parse("2000-03-01").unwrap().days_since_epoch(),
+            11_017
+        );
         assert_eq!(Date::parse("2024-02-29").unwrap().to_string(), "2024-02-29");
-        assert!(matches!(Date::parse("2023-02-29"), Err(DateError::OutOfRange(_))));
-        assert!(matches!(Date::parse("2023-2-28"), Err(DateError::Format(_))));
-        assert!(matches!(Date::parse("2023-02-2x"), Err(DateError::Format(_))));
+        assert!(matches!(
+            Date::parse("2023-02-29"),
+            Err(DateError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            Date::parse("2023-2-28"),
+            Err(DateError::Format(_))
+        ));
+        assert!(matches!(
+            Date::parse("2023-02-2x"),
+            Err(DateError::Format(_))
+        ));
     }
 
     #[test]

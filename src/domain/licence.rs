@@ -12,8 +12,17 @@ use crate::domain::Date;
 /// Expiry by date is not a stored state: a licence whose `valid_until` has passed is lapsed at
 /// query time whatever this says (see [`Licence::effective_state`]).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
-    rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
 #[rkyv(derive(Debug, PartialEq, Eq, Clone, Copy))]
@@ -111,8 +120,15 @@ impl From<&ArchivedLicenceState> for LicenceState {
 
 /// One covered single licence.
 #[derive(
-    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, rkyv::Archive,
-    rkyv::Serialize, rkyv::Deserialize,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
 )]
 #[rkyv(derive(Debug))]
 pub struct Licence {

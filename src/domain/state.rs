@@ -44,7 +44,11 @@ pub enum DerivedState {
 pub enum VoidReason {
     /// A covered licence is cancelled, revoked, withdrawn or lapsed (`state`); `by_date` when the
     /// lapse comes from its end date having passed rather than from a department's report.
-    Licence { licence_type: LicenceTypeId, state: LicenceState, by_date: bool },
+    Licence {
+        licence_type: LicenceTypeId,
+        state: LicenceState,
+        by_date: bool,
+    },
     /// The issuing authority voided the permit itself.
     Authority { on: Date },
 }
@@ -87,9 +91,14 @@ pub fn derive_state(
     today: Date,
 ) -> DerivedState {
     if let Some(asked) = asked_version {
-        debug_assert!(asked <= current_version, "callers answer unknown for future versions");
+        debug_assert!(
+            asked <= current_version,
+            "callers answer unknown for future versions"
+        );
         if asked < current_version {
-            return DerivedState::Superseded { by_version: current_version };
+            return DerivedState::Superseded {
+                by_version: current_version,
+            };
         }
     }
     match status {
@@ -130,7 +139,11 @@ mod tests {
     }
 
     fn lic(id: u16, state: LicenceState, valid_until: Option<&str>) -> LicenceFacts {
-        LicenceFacts { licence_type: LicenceTypeId(id), state, valid_until: valid_until.map(d) }
+        LicenceFacts {
+            licence_type: LicenceTypeId(id),
+            state,
+            valid_until: valid_until.map(d),
+        }
     }
 
     /// One row: the inputs and the expected derived state.
@@ -155,7 +168,11 @@ mod tests {
     }
 
     fn void_by(id: u16, state: LicenceState, by_date: bool) -> DerivedState {
-        DerivedState::Void(VoidReason::Licence { licence_type: LicenceTypeId(id), state, by_date })
+        DerivedState::Void(VoidReason::Licence {
+            licence_type: LicenceTypeId(id),
+            state,
+            by_date,
+        })
     }
 
     #[test]
@@ -228,7 +245,11 @@ mod tests {
                 current: 1,
                 asked: None,
                 status: active,
-                licences: vec![lic(1, Valid, None), lic(2, NotGranted, None), lic(3, Suspended, None)],
+                licences: vec![
+                    lic(1, Valid, None),
+                    lic(2, NotGranted, None),
+                    lic(3, Suspended, None),
+                ],
                 expect: DerivedState::Partial { not_in_force: 2 },
             },
             Case {
@@ -259,7 +280,9 @@ mod tests {
                 name: "an earlier version is superseded even when the current one is void",
                 current: 3,
                 asked: Some(2),
-                status: StatusFacts::Recovered { on: d("2026-05-01") },
+                status: StatusFacts::Recovered {
+                    on: d("2026-05-01"),
+                },
                 licences: vec![lic(1, Revoked, None)],
                 expect: DerivedState::Superseded { by_version: 3 },
             },
@@ -275,20 +298,29 @@ mod tests {
                 name: "recovered beats everything but supersession",
                 current: 1,
                 asked: None,
-                status: StatusFacts::Recovered { on: d("2026-05-01") },
+                status: StatusFacts::Recovered {
+                    on: d("2026-05-01"),
+                },
                 licences: vec![lic(1, Revoked, None)],
-                expect: DerivedState::Recovered { on: d("2026-05-01") },
+                expect: DerivedState::Recovered {
+                    on: d("2026-05-01"),
+                },
             },
             Case {
                 name: "voided by the authority with all licences valid",
                 current: 2,
                 asked: None,
-                status: StatusFacts::Voided { on: d("2026-05-02") },
+                status: StatusFacts::Voided {
+                    on: d("2026-05-02"),
+                },
                 licences: vec![lic(1, Valid, None)],
-                expect: DerivedState::Void(VoidReason::Authority { on: d("2026-05-02") }),
+                expect: DerivedState::Void(VoidReason::Authority {
+                    on: d("2026-05-02"),
+                }),
             },
             Case {
-                name: "no licences at all is valid (the catalogue decides whether that may be issued)",
+                name:
+                    "no licences at all is valid (the catalogue decides whether that may be issued)",
                 current: 1,
                 asked: None,
                 status: active,
@@ -304,7 +336,10 @@ mod tests {
     #[test]
     fn only_the_four_voiding_states_void() {
         // 注销、撤销、吊销、失效 void the permit; nothing else does.
-        let voiding: Vec<_> = LicenceState::ALL.into_iter().filter(|s| s.voids_permit()).collect();
+        let voiding: Vec<_> = LicenceState::ALL
+            .into_iter()
+            .filter(|s| s.voids_permit())
+            .collect();
         assert_eq!(voiding, [Cancelled, Revoked, Withdrawn, Lapsed]);
     }
 }

@@ -59,8 +59,15 @@ fn field(out: &mut String, label: &str, value: &str) {
 /// The page for a permit.
 pub fn permit_page(view: &PermitView<'_>) -> String {
     let mut out = String::with_capacity(4096);
-    open_page(&mut out, &format!("综合许可凭证 {} · {}", view.number, view.state.label));
-    let _ = write!(out, "<div class=\"banner {}\" id=\"state\" data-state=\"{}\"><h1>", view.state.code, view.state.code);
+    open_page(
+        &mut out,
+        &format!("综合许可凭证 {} · {}", view.number, view.state.label),
+    );
+    let _ = write!(
+        out,
+        "<div class=\"banner {}\" id=\"state\" data-state=\"{}\"><h1>",
+        view.state.code, view.state.code
+    );
     escape(&mut out, view.state.label);
     out.push_str("</h1><p>");
     escape(&mut out, &view.state.summary);
@@ -69,12 +76,22 @@ pub fn permit_page(view: &PermitView<'_>) -> String {
     out.push_str("<section><h2>凭证信息</h2><dl>");
     field(&mut out, "经营者名称", view.face.operator_name);
     field(&mut out, "统一社会信用代码", view.face.uscc);
-    field(&mut out, "法定代表人（负责人）", view.face.legal_representative);
+    field(
+        &mut out,
+        "法定代表人（负责人）",
+        view.face.legal_representative,
+    );
     field(&mut out, "经营场所", view.face.premises);
-    field(&mut out, "行业", &format!("{} {}", view.industry.code, view.industry.name));
+    field(
+        &mut out,
+        "行业",
+        &format!("{} {}", view.industry.code, view.industry.name),
+    );
     field(&mut out, "综合许可凭证编号", view.number);
     let version = match view.scanned_version {
-        Some(scanned) if scanned != view.version => format!("扫描的为第{scanned}版，现行第{}版", view.version),
+        Some(scanned) if scanned != view.version => {
+            format!("扫描的为第{scanned}版，现行第{}版", view.version)
+        }
         _ => format!("第{}版", view.version),
     };
     field(&mut out, "版本", &version);
@@ -93,7 +110,11 @@ pub fn permit_page(view: &PermitView<'_>) -> String {
             out.push_str(" <small>（告知承诺）</small>");
         }
         out.push_str("</div><dl>");
-        field(&mut out, "审批部门（如有异议请联系该部门依法申请复议或诉讼）", licence.department);
+        field(
+            &mut out,
+            "审批部门（如有异议请联系该部门依法申请复议或诉讼）",
+            licence.department,
+        );
         if let Some(number) = licence.certificate_number {
             field(&mut out, "证件编号", number);
         }
@@ -122,7 +143,11 @@ pub fn permit_page(view: &PermitView<'_>) -> String {
         }
         out.push_str("</ul></section>");
     }
-    let _ = write!(out, "<footer>核验日期 {} · 数据序号 {}</footer>", view.evaluated_on, view.snapshot_sequence);
+    let _ = write!(
+        out,
+        "<footer>核验日期 {} · 数据序号 {}</footer>",
+        view.evaluated_on, view.snapshot_sequence
+    );
     close_page(&mut out);
     out
 }
@@ -149,7 +174,10 @@ mod tests {
         // Operator names are data, never markup.
         let mut out = String::new();
         escape(&mut out, "<script>alert('x')</script>&\"");
-        assert_eq!(out, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;");
+        assert_eq!(
+            out,
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"
+        );
         let page = error_page("无法验证", "<b>");
         assert!(page.contains("&lt;b&gt;") && !page.contains("<b>"));
     }

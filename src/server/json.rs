@@ -130,8 +130,13 @@ impl<'a> PermitView<'a> {
     ) -> PermitView<'a> {
         let number = permit.number.as_str();
         let derived = permit.derived_state(scanned_version, today);
-        let category = number.get(8..10).and_then(|c| c.parse::<u8>().ok()).unwrap_or(0);
-        let industry_name = catalog.industry(category).map_or(UNKNOWN, |i| i.name.as_str());
+        let category = number
+            .get(8..10)
+            .and_then(|c| c.parse::<u8>().ok())
+            .unwrap_or(0);
+        let industry_name = catalog
+            .industry(category)
+            .map_or(UNKNOWN, |i| i.name.as_str());
         let mut licences = Vec::with_capacity(permit.licences.len());
         let mut unpermitted = Vec::new();
         for licence in permit.licences.iter() {
@@ -139,7 +144,11 @@ impl<'a> PermitView<'a> {
             let (type_code, name, department) = licence_ref(catalog, facts.licence_type);
             let state = facts.effective_state(today);
             if state == LicenceState::NotGranted {
-                unpermitted.push(LicenceRef { type_code: type_code.clone(), name, department });
+                unpermitted.push(LicenceRef {
+                    type_code: type_code.clone(),
+                    name,
+                    department,
+                });
             }
             licences.push(LicenceView {
                 type_code,
@@ -150,9 +159,15 @@ impl<'a> PermitView<'a> {
                 state_label: state.label_zh(),
                 on_commitment: licence.on_commitment,
                 valid_from: licence.valid_from.as_ref().map(|d| d.to_date().to_string()),
-                valid_until: licence.valid_until.as_ref().map(|d| d.to_date().to_string()),
+                valid_until: licence
+                    .valid_until
+                    .as_ref()
+                    .map(|d| d.to_date().to_string()),
                 state_reason: licence.state_reason.as_ref().map(|r| r.as_str()),
-                state_changed_on: licence.state_changed_on.as_ref().map(|d| d.to_date().to_string()),
+                state_changed_on: licence
+                    .state_changed_on
+                    .as_ref()
+                    .map(|d| d.to_date().to_string()),
             });
         }
         PermitView {
@@ -160,7 +175,10 @@ impl<'a> PermitView<'a> {
             version: permit.version(),
             scanned_version,
             state: StateView::new(derived, catalog),
-            industry: IndustryRef { code: format!("{category:02}"), name: industry_name },
+            industry: IndustryRef {
+                code: format!("{category:02}"),
+                name: industry_name,
+            },
             face: FaceView {
                 operator_name: permit.operator_name.as_str(),
                 uscc: permit.uscc.as_str(),
@@ -225,7 +243,11 @@ impl StateView {
                 });
                 format!("综合许可凭证已于{on}由发证机关作废。")
             }
-            DerivedState::Void(VoidReason::Licence { licence_type, state, by_date }) => {
+            DerivedState::Void(VoidReason::Licence {
+                licence_type,
+                state,
+                by_date,
+            }) => {
                 let (code, name, _) = licence_ref(catalog, licence_type);
                 let summary = if by_date {
                     format!("《{name}》已过有效期失效，综合许可凭证同时作废。")
@@ -290,7 +312,11 @@ impl<'a> IndustryGuide<'a> {
                         .iter()
                         .map(|&id| {
                             let (type_code, name, department) = licence_ref(catalog, id);
-                            LicenceRef { type_code, name, department }
+                            LicenceRef {
+                                type_code,
+                                name,
+                                department,
+                            }
                         })
                         .collect(),
                     note: r.note.as_deref(),
@@ -312,5 +338,8 @@ pub fn error_body(code: &str, message: &str) -> Vec<u8> {
     struct Outer<'a> {
         error: Inner<'a>,
     }
-    serde_json::to_vec(&Outer { error: Inner { code, message } }).expect("strings serialize")
+    serde_json::to_vec(&Outer {
+        error: Inner { code, message },
+    })
+    .expect("strings serialize")
 }

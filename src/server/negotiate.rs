@@ -73,7 +73,11 @@ mod tests {
             (Some("garbage;;;q=x"), false),
         ];
         for (accept, expect) in cases {
-            assert_eq!(prefers_html(accept.map(str::as_bytes)), *expect, "{accept:?}");
+            assert_eq!(
+                prefers_html(accept.map(str::as_bytes)),
+                *expect,
+                "{accept:?}"
+            );
         }
     }
 }

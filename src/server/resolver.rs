@@ -66,8 +66,11 @@ pub struct Resolver<B: SnapshotBytes = Mmap> {
 impl<B: SnapshotBytes> Resolver<B> {
     /// A resolver with no snapshot yet; the catalogue answers are rendered here, once.
     pub fn new(catalog: Catalog, clock: Clock) -> Resolver<B> {
-        let guides: Vec<IndustryGuide<'_>> =
-            catalog.industries().iter().map(|i| IndustryGuide::new(i, &catalog)).collect();
+        let guides: Vec<IndustryGuide<'_>> = catalog
+            .industries()
+            .iter()
+            .map(|i| IndustryGuide::new(i, &catalog))
+            .collect();
         let industries_body = Bytes::from(
             serde_json::to_vec(&serde_json::json!({ "industries": guides })).expect("serializes"),
         );
@@ -76,7 +79,13 @@ impl<B: SnapshotBytes> Resolver<B> {
             .map(|g| Bytes::from(serde_json::to_vec(g).expect("serializes")))
             .collect();
         drop(guides);
-        Resolver { catalog, snapshot: OnceLock::new(), clock, industries_body, industry_bodies }
+        Resolver {
+            catalog,
+            snapshot: OnceLock::new(),
+            clock,
+            industries_body,
+            industry_bodies,
+        }
     }
 
     /// Installs the verified snapshot that every later request reads.
@@ -103,10 +112,18 @@ impl<B: SnapshotBytes> Resolver<B> {
     /// Answers one request. `accept` is the raw `Accept` header, if any.
     pub fn respond(&self, method: &Method, path: &str, accept: Option<&[u8]>) -> Response<Body> {
         if path.len() > REQUEST_PATH_BYTES_MAX {
-            return error(StatusCode::URI_TOO_LONG, "path_too_long", "the request path is too long");
+            return error(
+                StatusCode::URI_TOO_LONG,
+                "path_too_long",
+                "the request path is too long",
+            );
         }
         let Some(route) = route(path) else {
-            return error(StatusCode::NOT_FOUND, "route_not_found", "no such route; see /v1/industries, /v1/permits/{number}, /q/{token}");
+            return error(
+                StatusCode::NOT_FOUND,
+                "route_not_found",
+                "no such route; see /v1/industries, /v1/permits/{number}, /q/{token}",
+            );
         };
         if method != Method::GET && method != Method::HEAD {
             let mut response = error(
@@ -114,13 +131,18 @@ impl<B: SnapshotBytes> Resolver<B> {
                 "method_not_allowed",
                 "only GET and HEAD are served here",
             );
-            response.headers_mut().insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            response
+                .headers_mut()
+                .insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return response;
         }
         match route {
             Route::Healthz => plain(StatusCode::OK, "ok\n"),
             Route::Readyz if self.is_ready() => plain(StatusCode::OK, "ready\n"),
-            Route::Readyz => plain(StatusCode::SERVICE_UNAVAILABLE, "not ready: no verified snapshot yet\n"),
+            Route::Readyz => plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: no verified snapshot yet\n",
+            ),
             Route::Industries => cached(self.industries_body.clone()),
             Route::Industry { code } => self.industry(code),
             Route::Permit { number } => self.permit(number),
@@ -145,7 +167,6 @@ impl<B: SnapshotBytes> Resolver<B> {
         }
     }
 
-
     fn permit(&self, text: &str) -> Response<Body> {
         let Some(snapshot) = self.snapshot.get() else {
             return not_ready();
@@ -156,7 +177,11 @@ impl<B: SnapshotBytes> Resolver<B> {
         };
         match snapshot.get(&number) {
             Some(permit) => self.answer(permit, None, snapshot.header().sequence, false),
-            None => error(StatusCode::NOT_FOUND, "permit_not_found", &format!("no permit {number} is on record")),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "permit_not_found",
+                &format!("no permit {number} is on record"),
+            ),
         }
     }
 
@@ -166,14 +191,21 @@ impl<B: SnapshotBytes> Resolver<B> {
             return with_page(not_ready(), html, "无法验证", "服务正在启动，请稍后再扫。");
         };
         let sequence = snapshot.header().sequence;
-        let looks_like_number = text.len() == 16 && text.get(6..8).is_some_and(|zh| zh.eq_ignore_ascii_case("ZH"));
+        let looks_like_number = text.len() == 16
+            && text
+                .get(6..8)
+                .is_some_and(|zh| zh.eq_ignore_ascii_case("ZH"));
         if looks_like_number {
             match PermitNumber::parse(text) {
                 Ok(number) => {
                     return match snapshot.get(&number) {
                         Some(permit) => self.answer(permit, None, sequence, html),
                         None => with_page(
-                            error(StatusCode::NOT_FOUND, "permit_not_found", &format!("no permit {number} is on record")),
+                            error(
+                                StatusCode::NOT_FOUND,
+                                "permit_not_found",
+                                &format!("no permit {number} is on record"),
+                            ),
                             html,
                             "查无此证",
                             "未查询到该综合许可凭证，请核对或联系房山区政务服务局。",
@@ -181,7 +213,11 @@ impl<B: SnapshotBytes> Resolver<B> {
                     };
                 }
                 // A token can look like a number by chance: try it before refusing.
-                Err(e) if Token::decode(text).and_then(|t| snapshot.get_by_token(&t)).is_none() => {
+                Err(e)
+                    if Token::decode(text)
+                        .and_then(|t| snapshot.get_by_token(&t))
+                        .is_none() =>
+                {
                     return with_page(
                         error(StatusCode::BAD_REQUEST, "malformed_number", &e.to_string()),
                         html,
@@ -194,7 +230,11 @@ impl<B: SnapshotBytes> Resolver<B> {
         }
         let Some(token) = Token::decode(text) else {
             return with_page(
-                error(StatusCode::BAD_REQUEST, "malformed_token", "the QR token is neither a permit number nor a 16-character base32 token"),
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "malformed_token",
+                    "the QR token is neither a permit number nor a 16-character base32 token",
+                ),
                 html,
                 "无法验证",
                 "二维码内容无法识别，可能已损坏或被篡改。",
@@ -203,7 +243,11 @@ impl<B: SnapshotBytes> Resolver<B> {
         match snapshot.get_by_token(&token) {
             Some((permit, version)) => self.answer(permit, Some(version), sequence, html),
             None => with_page(
-                error(StatusCode::NOT_FOUND, "token_not_found", "no permit version carries this QR token"),
+                error(
+                    StatusCode::NOT_FOUND,
+                    "token_not_found",
+                    "no permit version carries this QR token",
+                ),
                 html,
                 "查无此证",
                 "未查询到该二维码对应的综合许可凭证。",
@@ -211,17 +255,33 @@ impl<B: SnapshotBytes> Resolver<B> {
         }
     }
 
-    fn answer(&self, permit: &ArchivedPermit, scanned: Option<u32>, sequence: u64, html: bool) -> Response<Body> {
+    fn answer(
+        &self,
+        permit: &ArchivedPermit,
+        scanned: Option<u32>,
+        sequence: u64,
+        html: bool,
+    ) -> Response<Body> {
         let view = PermitView::new(permit, scanned, &self.catalog, self.clock.today(), sequence);
         if html {
-            respond_with(StatusCode::OK, HTML, NO_STORE, Bytes::from(html::permit_page(&view)))
+            respond_with(
+                StatusCode::OK,
+                HTML,
+                NO_STORE,
+                Bytes::from(html::permit_page(&view)),
+            )
         } else {
             respond_with(StatusCode::OK, JSON, NO_STORE, Bytes::from(view.to_json()))
         }
     }
 }
 
-fn respond_with(status: StatusCode, content_type: HeaderValue, cache: HeaderValue, body: Bytes) -> Response<Body> {
+fn respond_with(
+    status: StatusCode,
+    content_type: HeaderValue,
+    cache: HeaderValue,
+    body: Bytes,
+) -> Response<Body> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -236,7 +296,9 @@ fn not_ready() -> Response<Body> {
         "not_ready",
         "no verified snapshot is loaded yet; retry shortly",
     );
-    response.headers_mut().insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+        .headers_mut()
+        .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
     response
 }
 
@@ -250,7 +312,12 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
 
 /// A JSON error answer: status, stable code, human sentence.
 pub fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    respond_with(status, JSON, NO_STORE, Bytes::from(error_body(code, message)))
+    respond_with(
+        status,
+        JSON,
+        NO_STORE,
+        Bytes::from(error_body(code, message)),
+    )
 }
 
 /// Replaces a JSON error's body with a page for people when the client wants HTML.
@@ -259,5 +326,10 @@ fn with_page(response: Response<Body>, html: bool, title: &str, message: &str) -
         return response;
     }
     let status = response.status();
-    respond_with(status, HTML, NO_STORE, Bytes::from(html::error_page(title, message)))
+    respond_with(
+        status,
+        HTML,
+        NO_STORE,
+        Bytes::from(html::error_page(title, message)),
+    )
 }

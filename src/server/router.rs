@@ -35,10 +35,16 @@ pub fn route<'a>(path: &'a str) -> Option<Route<'a>> {
     match (first, second, third, fourth) {
         ("healthz", None, None, None) => Some(Route::Healthz),
         ("readyz", None, None, None) => Some(Route::Readyz),
-        ("q", Some(token), None, None) => Some(Route::QrScan { token: param(token)? }),
-        ("v1", Some("permits"), Some(number), None) => Some(Route::Permit { number: param(number)? }),
+        ("q", Some(token), None, None) => Some(Route::QrScan {
+            token: param(token)?,
+        }),
+        ("v1", Some("permits"), Some(number), None) => Some(Route::Permit {
+            number: param(number)?,
+        }),
         ("v1", Some("industries"), None, None) => Some(Route::Industries),
-        ("v1", Some("industries"), Some(code), None) => Some(Route::Industry { code: param(code)? }),
+        ("v1", Some("industries"), Some(code), None) => {
+            Some(Route::Industry { code: param(code)? })
+        }
         _ => None,
     }
 }
@@ -55,7 +61,12 @@ mod tests {
             ("/readyz", Some(Route::Readyz)),
             ("/q/ABC", Some(Route::QrScan { token: "ABC" })),
             ("/q/ABC?utm=x", Some(Route::QrScan { token: "ABC" })),
-            ("/v1/permits/110111ZH0300001M", Some(Route::Permit { number: "110111ZH0300001M" })),
+            (
+                "/v1/permits/110111ZH0300001M",
+                Some(Route::Permit {
+                    number: "110111ZH0300001M",
+                }),
+            ),
             ("/v1/industries", Some(Route::Industries)),
             ("/v1/industries/03", Some(Route::Industry { code: "03" })),
             ("/q/", None),

@@ -128,12 +128,21 @@ pub(crate) fn write_sharded<W: Write + Seek>(
     if permits.len() as u64 > SNAPSHOT_PERMITS_MAX {
         return Err(BuildError::TooManyPermits { got: permits.len() });
     }
-    if let Some(pair) = permits.windows(2).find(|w| w[0].number.key() >= w[1].number.key()) {
-        return Err(BuildError::Order { number: pair[1].number.to_string() });
+    if let Some(pair) = permits
+        .windows(2)
+        .find(|w| w[0].number.key() >= w[1].number.key())
+    {
+        return Err(BuildError::Order {
+            number: pair[1].number.to_string(),
+        });
     }
     let chunks = split_into_chunks(permits, shard_permits_max);
 
-    let mut body = BodyWriter { out: BufWriter::with_capacity(1 << 20, out), hasher: blake3::Hasher::new(), offset: HEADER_BYTES as u64 };
+    let mut body = BodyWriter {
+        out: BufWriter::with_capacity(1 << 20, out),
+        hasher: blake3::Hasher::new(),
+        offset: HEADER_BYTES as u64,
+    };
     body.out.write_all(&[0u8; HEADER_BYTES])?;
 
     // Serialize two chunks at a time, one per core, and write them in order. A chunk too large
@@ -145,7 +154,10 @@ pub(crate) fn write_sharded<W: Write + Seek>(
         let (first_out, second_out) = std::thread::scope(|scope| {
             let handle = second.map(|chunk| scope.spawn(move || serialize_fitting(chunk)));
             let first_out = serialize_fitting(first);
-            (first_out, handle.map(|h| h.join().expect("serializer thread does not panic")))
+            (
+                first_out,
+                handle.map(|h| h.join().expect("serializer thread does not panic")),
+            )
         });
         for parts in std::iter::once(first_out).chain(second_out) {
             for (chunk, archive) in parts? {
@@ -153,7 +165,10 @@ pub(crate) fn write_sharded<W: Write + Seek>(
                     return Err(BuildError::TooManyShards);
                 }
                 let section = body.append_page_aligned(&archive)?;
-                shards.push(ShardEntry { section, permits: chunk.len() as u64 });
+                shards.push(ShardEntry {
+                    section,
+                    permits: chunk.len() as u64,
+                });
                 shard_permits.push(chunk);
             }
         }
@@ -164,12 +179,19 @@ pub(crate) fn write_sharded<W: Write + Seek>(
     let mut licences: u64 = 0;
     for (shard, permits) in shard_permits.iter().enumerate() {
         for (position, permit) in permits.iter().enumerate() {
-            let location = Location { shard: shard as u32, position: position as u32 };
+            let location = Location {
+                shard: shard as u32,
+                position: position as u32,
+            };
             number_entries.push((permit.number.key(), location));
             licences += permit.licences.len() as u64;
             let versions = permit.superseded_versions.iter().map(|v| v.version);
             for version in versions.chain([permit.version]) {
-                token_entries.push((Token::for_version(&permit.number, version), version, location));
+                token_entries.push((
+                    Token::for_version(&permit.number, version),
+                    version,
+                    location,
+                ));
             }
         }
     }
@@ -218,7 +240,10 @@ impl<W: Write> BodyWriter<W> {
         self.out.write_all(bytes)?;
         self.hasher.update(bytes);
         self.offset = aligned + bytes.len() as u64;
-        Ok(Section { offset: aligned, bytes: bytes.len() as u64 })
+        Ok(Section {
+            offset: aligned,
+            bytes: bytes.len() as u64,
+        })
     }
 }
 
@@ -244,7 +269,9 @@ fn serialize_fitting(chunk: Vec<Permit>) -> Result<Vec<(Vec<Permit>, AlignedVec)
         return Ok(vec![(chunk, archive)]);
     }
     if chunk.len() == 1 {
-        return Err(BuildError::PermitTooLarge { number: chunk[0].number.to_string() });
+        return Err(BuildError::PermitTooLarge {
+            number: chunk[0].number.to_string(),
+        });
     }
     drop(archive);
     let mut first = chunk;

@@ -48,7 +48,8 @@ const SHARD_TABLE_OFFSET: usize = 136;
 const SHARD_ENTRY_BYTES: usize = 24;
 const HEADER_CHECKSUM_OFFSET: usize = HEADER_BYTES - 32;
 
-const _: () = assert!(SHARD_TABLE_OFFSET + SNAPSHOT_SHARDS_MAX * SHARD_ENTRY_BYTES <= HEADER_CHECKSUM_OFFSET);
+const _: () =
+    assert!(SHARD_TABLE_OFFSET + SNAPSHOT_SHARDS_MAX * SHARD_ENTRY_BYTES <= HEADER_CHECKSUM_OFFSET);
 
 /// A byte range of the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -102,7 +103,9 @@ pub enum FormatError {
     Length { expected: u64, got: u64 },
     #[error("header field {field} is out of bounds: {why}")]
     Field { field: &'static str, why: String },
-    #[error("body checksum does not match (expected {expected}, computed {got}): the file is corrupt")]
+    #[error(
+        "body checksum does not match (expected {expected}, computed {got}): the file is corrupt"
+    )]
     BodyChecksum { expected: String, got: String },
     #[error("shard {shard} failed rkyv validation: {why}")]
     Shard { shard: usize, why: String },
@@ -113,7 +116,10 @@ pub enum FormatError {
 }
 
 fn field(field: &'static str, why: impl Into<String>) -> FormatError {
-    FormatError::Field { field, why: why.into() }
+    FormatError::Field {
+        field,
+        why: why.into(),
+    }
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -127,7 +133,10 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 impl Header {
     /// Encodes the header page, checksum included.
     pub fn encode(&self) -> [u8; HEADER_BYTES] {
-        assert!(self.shards.len() <= SNAPSHOT_SHARDS_MAX, "builder respects the shard limit");
+        assert!(
+            self.shards.len() <= SNAPSHOT_SHARDS_MAX,
+            "builder respects the shard limit"
+        );
         let mut page = [0u8; HEADER_BYTES];
         page[0..8].copy_from_slice(&MAGIC);
         page[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -172,7 +181,10 @@ impl Header {
         }
         let version = u32_at(page, 8);
         if version != FORMAT_VERSION {
-            return Err(FormatError::Version { expected: FORMAT_VERSION, got: version });
+            return Err(FormatError::Version {
+                expected: FORMAT_VERSION,
+                got: version,
+            });
         }
         if blake3::hash(&page[..HEADER_CHECKSUM_OFFSET]).as_bytes()[..]
             != page[HEADER_CHECKSUM_OFFSET..]
@@ -180,21 +192,33 @@ impl Header {
             return Err(FormatError::HeaderChecksum);
         }
         if u32_at(page, 12) as usize != HEADER_BYTES {
-            return Err(field("header_bytes", format!("{} != {HEADER_BYTES}", u32_at(page, 12))));
+            return Err(field(
+                "header_bytes",
+                format!("{} != {HEADER_BYTES}", u32_at(page, 12)),
+            ));
         }
         let expected_bytes = u64_at(page, 56);
         if expected_bytes != file_bytes {
-            return Err(FormatError::Length { expected: expected_bytes, got: file_bytes });
+            return Err(FormatError::Length {
+                expected: expected_bytes,
+                got: file_bytes,
+            });
         }
         let shard_count = u32_at(page, 96) as usize;
         if shard_count > SNAPSHOT_SHARDS_MAX {
-            return Err(field("shard_count", format!("{shard_count} > {SNAPSHOT_SHARDS_MAX}")));
+            return Err(field(
+                "shard_count",
+                format!("{shard_count} > {SNAPSHOT_SHARDS_MAX}"),
+            ));
         }
         let shards: Vec<ShardEntry> = (0..shard_count)
             .map(|i| {
                 let at = SHARD_TABLE_OFFSET + i * SHARD_ENTRY_BYTES;
                 ShardEntry {
-                    section: Section { offset: u64_at(page, at), bytes: u64_at(page, at + 8) },
+                    section: Section {
+                        offset: u64_at(page, at),
+                        bytes: u64_at(page, at + 8),
+                    },
                     permits: u64_at(page, at + 16),
                 }
             })
@@ -206,8 +230,14 @@ impl Header {
             versions: u64_at(page, 40),
             licences: u64_at(page, 48),
             file_bytes: expected_bytes,
-            number_index: Section { offset: u64_at(page, 64), bytes: u64_at(page, 72) },
-            token_index: Section { offset: u64_at(page, 80), bytes: u64_at(page, 88) },
+            number_index: Section {
+                offset: u64_at(page, 64),
+                bytes: u64_at(page, 72),
+            },
+            token_index: Section {
+                offset: u64_at(page, 80),
+                bytes: u64_at(page, 88),
+            },
             shards,
             body_checksum: page[104..136].try_into().expect("32 bytes"),
         };
@@ -218,24 +248,29 @@ impl Header {
     /// Sections are page-aligned, in file order, without overlap, inside the file; counts agree.
     fn check_layout(&self) -> Result<(), FormatError> {
         if self.permits > SNAPSHOT_PERMITS_MAX {
-            return Err(field("permits", format!("{} > {SNAPSHOT_PERMITS_MAX}", self.permits)));
+            return Err(field(
+                "permits",
+                format!("{} > {SNAPSHOT_PERMITS_MAX}", self.permits),
+            ));
         }
         if self.versions < self.permits {
             return Err(field("versions", "fewer versions than permits"));
         }
         let mut cursor = HEADER_BYTES as u64;
         let mut shard_permits: u64 = 0;
-        let named = self
-            .shards
-            .iter()
-            .map(|s| ("shard", s.section))
-            .chain([("number_index", self.number_index), ("token_index", self.token_index)]);
+        let named = self.shards.iter().map(|s| ("shard", s.section)).chain([
+            ("number_index", self.number_index),
+            ("token_index", self.token_index),
+        ]);
         for (name, section) in named {
             if section.offset % PAGE_BYTES != 0 || section.offset < cursor {
                 return Err(field(name, format!("offset {} misplaced", section.offset)));
             }
             if section.end() > self.file_bytes || section.end() < section.offset {
-                return Err(field(name, format!("ends past the file at {}", section.end())));
+                return Err(field(
+                    name,
+                    format!("ends past the file at {}", section.end()),
+                ));
             }
             cursor = section.end();
         }
@@ -246,7 +281,10 @@ impl Header {
             shard_permits = shard_permits.saturating_add(shard.permits);
         }
         if shard_permits != self.permits {
-            return Err(field("shards", format!("hold {shard_permits} permits, header says {}", self.permits)));
+            return Err(field(
+                "shards",
+                format!("hold {shard_permits} permits, header says {}", self.permits),
+            ));
         }
         Ok(())
     }

@@ -23,7 +23,9 @@ pub struct Location {
 
 /// Slots for `entries` entries: a power of two, at least 4/3 of the entries.
 pub fn slot_count(entries: usize) -> usize {
-    (entries + entries / 3 + 1).next_power_of_two().max(SLOTS_MIN)
+    (entries + entries / 3 + 1)
+        .next_power_of_two()
+        .max(SLOTS_MIN)
 }
 
 /// Fibonacci hashing: the top bits of key × 2^64/φ. Spreads sequential permit keys evenly.
@@ -49,11 +51,16 @@ pub struct ShapeError(pub String);
 
 fn table_mask(bytes: &[u8], slot_bytes: usize) -> Result<usize, ShapeError> {
     if bytes.len() % slot_bytes != 0 {
-        return Err(ShapeError(format!("{} bytes is not a whole number of slots", bytes.len())));
+        return Err(ShapeError(format!(
+            "{} bytes is not a whole number of slots",
+            bytes.len()
+        )));
     }
     let slots = bytes.len() / slot_bytes;
     if slots < SLOTS_MIN || !slots.is_power_of_two() {
-        return Err(ShapeError(format!("{slots} slots is not a power of two ≥ {SLOTS_MIN}")));
+        return Err(ShapeError(format!(
+            "{slots} slots is not a power of two ≥ {SLOTS_MIN}"
+        )));
     }
     Ok(slots - 1)
 }
@@ -66,7 +73,10 @@ pub struct NumberIndex<'a> {
 
 impl<'a> NumberIndex<'a> {
     pub fn new(slots: &'a [u8]) -> Result<NumberIndex<'a>, ShapeError> {
-        Ok(NumberIndex { slots, mask: table_mask(slots, NUMBER_SLOT_BYTES)? })
+        Ok(NumberIndex {
+            slots,
+            mask: table_mask(slots, NUMBER_SLOT_BYTES)?,
+        })
     }
 
     pub fn slot_count(&self) -> usize {
@@ -97,7 +107,15 @@ impl<'a> NumberIndex<'a> {
     pub fn entries(&self) -> impl Iterator<Item = (u64, Location)> + '_ {
         self.slots.chunks_exact(NUMBER_SLOT_BYTES).filter_map(|s| {
             let key = u64_at(s, 0);
-            (key != 0).then(|| (key, Location { shard: u32_at(s, 8), position: u32_at(s, 12) }))
+            (key != 0).then(|| {
+                (
+                    key,
+                    Location {
+                        shard: u32_at(s, 8),
+                        position: u32_at(s, 12),
+                    },
+                )
+            })
         })
     }
 }
@@ -110,7 +128,10 @@ pub struct TokenIndex<'a> {
 
 impl<'a> TokenIndex<'a> {
     pub fn new(slots: &'a [u8]) -> Result<TokenIndex<'a>, ShapeError> {
-        Ok(TokenIndex { slots, mask: table_mask(slots, TOKEN_SLOT_BYTES)? })
+        Ok(TokenIndex {
+            slots,
+            mask: table_mask(slots, TOKEN_SLOT_BYTES)?,
+        })
     }
 
     /// The record and version a token names.
@@ -126,7 +147,10 @@ impl<'a> TokenIndex<'a> {
                 return None;
             }
             if u64_at(s, 0) == prefix && u16::from_le_bytes([s[8], s[9]]) == tail {
-                let location = Location { shard: u32_at(s, 12), position: u32_at(s, 16) };
+                let location = Location {
+                    shard: u32_at(s, 12),
+                    position: u32_at(s, 16),
+                };
                 return Some((location, version));
             }
             slot = (slot + 1) & self.mask;
@@ -135,7 +159,10 @@ impl<'a> TokenIndex<'a> {
     }
 
     pub fn occupied(&self) -> usize {
-        self.slots.chunks_exact(TOKEN_SLOT_BYTES).filter(|s| s[10] != 0 || s[11] != 0).count()
+        self.slots
+            .chunks_exact(TOKEN_SLOT_BYTES)
+            .filter(|s| s[10] != 0 || s[11] != 0)
+            .count()
     }
 }
 
@@ -169,7 +196,10 @@ pub fn build_token_index(entries: &[(Token, u32, Location)]) -> Vec<u8> {
     let mask = slots - 1;
     let mut table = vec![0u8; slots * TOKEN_SLOT_BYTES];
     for (token, version, location) in entries {
-        assert!((1..=u16::MAX as u32).contains(version), "versions fit the slot");
+        assert!(
+            (1..=u16::MAX as u32).contains(version),
+            "versions fit the slot"
+        );
         let mut slot = home_slot(token.prefix(), mask);
         loop {
             let at = slot * TOKEN_SLOT_BYTES;
@@ -195,7 +225,15 @@ mod tests {
     fn every_inserted_key_is_found_and_others_are_not() {
         // A table built from sequential permit-like keys finds each key and no absent one.
         let entries: Vec<(u64, Location)> = (0..10_000u64)
-            .map(|i| (1_101_110_300_001 + i, Location { shard: (i % 3) as u32, position: i as u32 }))
+            .map(|i| {
+                (
+                    1_101_110_300_001 + i,
+                    Location {
+                        shard: (i % 3) as u32,
+                        position: i as u32,
+                    },
+                )
+            })
             .collect();
         let bytes = build_number_index(&entries);
         let index = NumberIndex::new(&bytes).unwrap();
@@ -214,8 +252,14 @@ mod tests {
         let mut b_bytes = [7; 10];
         b_bytes[9] = 8;
         let b = Token(b_bytes);
-        let here = Location { shard: 0, position: 1 };
-        let there = Location { shard: 2, position: 3 };
+        let here = Location {
+            shard: 0,
+            position: 1,
+        };
+        let there = Location {
+            shard: 2,
+            position: 3,
+        };
         let bytes = build_token_index(&[(a, 1, here), (b, 2, there)]);
         let index = TokenIndex::new(&bytes).unwrap();
         assert_eq!(index.get(&a), Some((here, 1)));

@@ -1,7 +1,7 @@
 //! The snapshot: one immutable file holding every permit and the state of each single licence it
 //! covers, memory-mapped and read in place (zero-copy rkyv).
 //!
-//! - [`format`]: the file layout and header page; why the records are sharded.
+//! - [`format`](mod@format): the file layout and header page; why the records are sharded.
 //! - [`index`]: the number and token indexes (open-addressing slot tables).
 //! - [`build`]: writing a snapshot and publishing it with `CURRENT`.
 //! - [`reader`]: opening (O(1), header only), verifying (checksum + rkyv validation + index

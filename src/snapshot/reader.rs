@@ -55,7 +55,10 @@ impl SnapshotBytes for AlignedVec {
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     #[error("cannot read snapshot {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("snapshot {path} refused: {source}")]
     Format { path: String, source: FormatError },
 }
@@ -73,7 +76,10 @@ impl SnapshotFile<Mmap> {
     /// [`OpenError::Io`] when the file cannot be opened or mapped, [`OpenError::Format`] when
     /// the header is wrong or the file is truncated.
     pub fn open(path: &Path) -> Result<SnapshotFile<Mmap>, OpenError> {
-        let io = |source| OpenError::Io { path: path.display().to_string(), source };
+        let io = |source| OpenError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         let file = File::open(path).map_err(io)?;
         // SAFETY: mapping a file is unsound if another process truncates or rewrites it while
         // mapped. Snapshot files are immutable by contract: written under a temporary name,
@@ -112,16 +118,23 @@ impl<B: SnapshotBytes> SnapshotFile<B> {
         let computed = blake3::hash(body);
         if computed.as_bytes() != &self.header.body_checksum {
             return Err(FormatError::BodyChecksum {
-                expected: blake3::Hash::from(self.header.body_checksum).to_hex().to_string(),
+                expected: blake3::Hash::from(self.header.body_checksum)
+                    .to_hex()
+                    .to_string(),
                 got: computed.to_hex().to_string(),
             });
         }
-        let shard_ranges: Vec<Range<usize>> =
-            self.header.shards.iter().map(|s| s.section.range()).collect();
+        let shard_ranges: Vec<Range<usize>> = self
+            .header
+            .shards
+            .iter()
+            .map(|s| s.section.range())
+            .collect();
         let index_error = |index: &'static str| {
             move |e: crate::snapshot::index::ShapeError| FormatError::Index { index, why: e.0 }
         };
-        NumberIndex::new(&bytes[self.header.number_index.range()]).map_err(index_error("number"))?;
+        NumberIndex::new(&bytes[self.header.number_index.range()])
+            .map_err(index_error("number"))?;
         TokenIndex::new(&bytes[self.header.token_index.range()]).map_err(index_error("token"))?;
 
         // rkyv validation, shard by shard, on two threads.
@@ -129,12 +142,18 @@ impl<B: SnapshotBytes> SnapshotFile<B> {
             let archived = rkyv::access::<ArchivedShard, rkyv::rancor::Error>(
                 &bytes[shard_ranges[shard].clone()],
             )
-            .map_err(|e| FormatError::Shard { shard, why: e.to_string() })?;
+            .map_err(|e| FormatError::Shard {
+                shard,
+                why: e.to_string(),
+            })?;
             let expected = self.header.shards[shard].permits;
             if archived.len() as u64 != expected {
                 return Err(FormatError::Shard {
                     shard,
-                    why: format!("holds {} permits, the shard table says {expected}", archived.len()),
+                    why: format!(
+                        "holds {} permits, the shard table says {expected}",
+                        archived.len()
+                    ),
                 });
             }
             Ok(())
@@ -203,7 +222,8 @@ impl<B: SnapshotBytes> Snapshot<B> {
     }
 
     fn at(&self, location: Location) -> Option<&ArchivedPermit> {
-        self.shard(location.shard as usize)?.get(location.position as usize)
+        self.shard(location.shard as usize)?
+            .get(location.position as usize)
     }
 
     fn numbers(&self) -> NumberIndex<'_> {
@@ -243,7 +263,10 @@ impl<B: SnapshotBytes> Snapshot<B> {
         let check_shard = |shard: usize| -> Result<(), FormatError> {
             let permits = self.shard(shard).expect("shard in range");
             for (position, permit) in permits.iter().enumerate() {
-                let here = Location { shard: shard as u32, position: position as u32 };
+                let here = Location {
+                    shard: shard as u32,
+                    position: position as u32,
+                };
                 let text = permit.number.as_str();
                 let number = PermitNumber::parse(text)
                     .map_err(|e| fail("number", format!("record {here:?}: {e}")))?;
@@ -268,11 +291,20 @@ impl<B: SnapshotBytes> Snapshot<B> {
         run_on_two_threads(self.shard_count(), &check_shard)?;
         let indexed = numbers.entries().count() as u64;
         if indexed != self.header.permits {
-            return Err(fail("number", format!("{indexed} entries for {} permits", self.header.permits)));
+            return Err(fail(
+                "number",
+                format!("{indexed} entries for {} permits", self.header.permits),
+            ));
         }
         let tokens_indexed = tokens.occupied() as u64;
         if tokens_indexed != self.header.versions {
-            return Err(fail("token", format!("{tokens_indexed} entries for {} versions", self.header.versions)));
+            return Err(fail(
+                "token",
+                format!(
+                    "{tokens_indexed} entries for {} versions",
+                    self.header.versions
+                ),
+            ));
         }
         Ok(())
     }

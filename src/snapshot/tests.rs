@@ -39,14 +39,18 @@ fn permit(category: u8, sequence: u32, version: u32) -> Permit {
         }],
         status: PermitStatus::Active,
         superseded_versions: (1..version)
-            .map(|v| SupersededVersion { version: v, issued_on: Date::from_ymd(2023, 12, 1).unwrap() })
+            .map(|v| SupersededVersion {
+                version: v,
+                issued_on: Date::from_ymd(2023, 12, 1).unwrap(),
+            })
             .collect(),
     }
 }
 
 fn sample(count: u32) -> Vec<Permit> {
-    let mut permits: Vec<Permit> =
-        (1..=count).map(|i| permit(3 + (i % 2) as u8, i, 1 + (i % 3))).collect();
+    let mut permits: Vec<Permit> = (1..=count)
+        .map(|i| permit(3 + (i % 2) as u8, i, 1 + (i % 3)))
+        .collect();
     permits.sort_by_key(|p| p.number.key());
     permits
 }
@@ -68,20 +72,30 @@ fn round_trip_finds_every_permit_by_number_and_token() {
     let snapshot = open(to_bytes(permits.clone(), 77).unwrap()).unwrap();
     assert_eq!(snapshot.len(), 500);
     assert_eq!(snapshot.header().sequence, 77);
-    assert_eq!(snapshot.header().versions, permits.iter().map(|p| p.version as u64).sum::<u64>());
+    assert_eq!(
+        snapshot.header().versions,
+        permits.iter().map(|p| p.version as u64).sum::<u64>()
+    );
     for p in &permits {
         let got = snapshot.get(&p.number).expect("present");
         let back: Permit = rkyv::deserialize::<Permit, rkyv::rancor::Error>(got).unwrap();
         assert_eq!(&back, p);
         for version in 1..=p.version {
-            let (found, v) = snapshot.get_by_token(&Token::for_version(&p.number, version)).unwrap();
+            let (found, v) = snapshot
+                .get_by_token(&Token::for_version(&p.number, version))
+                .unwrap();
             assert_eq!((found.number.as_str(), v), (p.number.as_str(), version));
         }
-        assert!(snapshot.get_by_token(&Token::for_version(&p.number, p.version + 1)).is_none());
+        assert!(snapshot
+            .get_by_token(&Token::for_version(&p.number, p.version + 1))
+            .is_none());
     }
     let absent = PermitNumber::new(110111, 3, 99_999).unwrap();
     assert!(snapshot.get(&absent).is_none());
-    let order: Vec<_> = snapshot.iter().map(|p| p.number.as_str().to_owned()).collect();
+    let order: Vec<_> = snapshot
+        .iter()
+        .map(|p| p.number.as_str().to_owned())
+        .collect();
     let expect: Vec<_> = permits.iter().map(|p| p.number.to_string()).collect();
     assert_eq!(order, expect);
 }
@@ -91,7 +105,9 @@ fn an_empty_snapshot_is_valid() {
     // Zero permits still make a well-formed file that answers "not found".
     let snapshot = open(to_bytes(Vec::new(), 0).unwrap()).unwrap();
     assert!(snapshot.is_empty());
-    assert!(snapshot.get(&PermitNumber::new(110111, 3, 1).unwrap()).is_none());
+    assert!(snapshot
+        .get(&PermitNumber::new(110111, 3, 1).unwrap())
+        .is_none());
 }
 
 #[test]
@@ -112,7 +128,10 @@ fn every_truncation_is_refused_at_open() {
     for cut in cuts {
         let result = SnapshotFile::from_bytes(copy(&bytes[..cut]));
         assert!(
-            matches!(result, Err(FormatError::TooShort { .. } | FormatError::Length { .. })),
+            matches!(
+                result,
+                Err(FormatError::TooShort { .. } | FormatError::Length { .. })
+            ),
             "cut at {cut}: {:?}",
             result.err()
         );
@@ -131,7 +150,10 @@ fn a_byte_flipped_anywhere_is_refused() {
         let result = open(damaged);
         assert!(result.is_err(), "flip at {at} was not detected");
         if at >= HEADER_BYTES {
-            assert!(matches!(result, Err(FormatError::BodyChecksum { .. })), "at {at}");
+            assert!(
+                matches!(result, Err(FormatError::BodyChecksum { .. })),
+                "at {at}"
+            );
         }
     }
 }
@@ -156,12 +178,19 @@ fn a_forged_checksum_does_not_get_garbage_past_validation() {
             Ok(snapshot) => {
                 // Reading every record must stay in bounds.
                 for p in snapshot.iter() {
-                    let _ = (p.operator_name.len(), p.licences.len(), p.derived_state(None, Date::from_ymd(2026, 1, 1).unwrap()));
+                    let _ = (
+                        p.operator_name.len(),
+                        p.licences.len(),
+                        p.derived_state(None, Date::from_ymd(2026, 1, 1).unwrap()),
+                    );
                 }
             }
         }
     }
-    assert!(refused > 0, "some forged damage must be structurally detectable");
+    assert!(
+        refused > 0,
+        "some forged damage must be structurally detectable"
+    );
 }
 
 #[test]
@@ -172,7 +201,10 @@ fn header_fields_out_of_bounds_are_refused() {
     header.number_index.bytes += 1 << 40;
     let mut damaged = copy(&bytes);
     damaged[..HEADER_BYTES].copy_from_slice(&header.encode());
-    assert!(matches!(SnapshotFile::from_bytes(damaged), Err(FormatError::Field { .. })));
+    assert!(matches!(
+        SnapshotFile::from_bytes(damaged),
+        Err(FormatError::Field { .. })
+    ));
 }
 
 #[test]
@@ -186,6 +218,9 @@ fn permits_spread_over_many_shards_are_all_found() {
     let snapshot = open(copy(cursor.get_ref())).unwrap();
     assert_eq!(snapshot.shard_count(), 16);
     for p in &permits {
-        assert_eq!(snapshot.get(&p.number).unwrap().number.as_str(), p.number.as_str());
+        assert_eq!(
+            snapshot.get(&p.number).unwrap().number.as_str(),
+            p.number.as_str()
+        );
     }
 }

@@ -23,21 +23,36 @@ fn check_number_exits_0_1_or_2() {
     assert_eq!(valid.status.code(), Some(0), "{}", stderr(&valid));
     let wrong = permitd(&["check", "number", "110111ZH0300042K"]);
     assert_eq!(wrong.status.code(), Some(1));
-    assert!(stderr(&wrong).contains("check character"), "{}", stderr(&wrong));
+    assert!(
+        stderr(&wrong).contains("check character"),
+        "{}",
+        stderr(&wrong)
+    );
     let short = permitd(&["check", "number", "110111ZH03"]);
     assert_eq!(short.status.code(), Some(1));
     assert_eq!(permitd(&["check", "number"]).status.code(), Some(2));
-    assert_eq!(permitd(&["check", "frobnicate", "x"]).status.code(), Some(2));
+    assert_eq!(
+        permitd(&["check", "frobnicate", "x"]).status.code(),
+        Some(2)
+    );
 }
 
 #[test]
 fn check_uscc_tells_malformed_from_checksum_mismatch() {
     // GB 32100's worked example passes; a wrong check character is a mismatch, not "forged".
-    assert_eq!(permitd(&["check", "uscc", "91350100M000100Y43"]).status.code(), Some(0));
+    assert_eq!(
+        permitd(&["check", "uscc", "91350100M000100Y43"])
+            .status
+            .code(),
+        Some(0)
+    );
     let mismatch = permitd(&["check", "uscc", "91350100M000100Y44"]);
     assert_eq!(mismatch.status.code(), Some(1));
     let reason = stderr(&mismatch).to_lowercase();
-    assert!(reason.contains("mismatch") && !reason.contains("forged"), "{reason}");
+    assert!(
+        reason.contains("mismatch") && !reason.contains("forged"),
+        "{reason}"
+    );
     let malformed = permitd(&["check", "uscc", "91350100M000100YI3"]);
     assert_eq!(malformed.status.code(), Some(1));
     assert!(!stderr(&malformed).to_lowercase().contains("mismatch"));
@@ -48,7 +63,17 @@ fn gen_and_build(dir: &Path, permits: &str) {
     let feed = feed.to_str().unwrap();
     let data = dir.join("data");
     let data = data.to_str().unwrap();
-    let gen = permitd(&["gen", "--permits", permits, "--seed", "3", "--as-of", "2026-06-15", "--out", feed]);
+    let gen = permitd(&[
+        "gen",
+        "--permits",
+        permits,
+        "--seed",
+        "3",
+        "--as-of",
+        "2026-06-15",
+        "--out",
+        feed,
+    ]);
     assert!(gen.status.success(), "{}", stderr(&gen));
     let build = permitd(&["snapshot", "build", "--input", feed, "--data", data]);
     assert!(build.status.success(), "{}", stderr(&build));
@@ -61,9 +86,22 @@ fn gen_is_deterministic_and_builds_a_verifiable_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     gen_and_build(dir.path(), "2000");
     let again = dir.path().join("again.ndjson");
-    let gen = permitd(&["gen", "--permits", "2000", "--seed", "3", "--as-of", "2026-06-15", "--out", again.to_str().unwrap()]);
+    let gen = permitd(&[
+        "gen",
+        "--permits",
+        "2000",
+        "--seed",
+        "3",
+        "--as-of",
+        "2026-06-15",
+        "--out",
+        again.to_str().unwrap(),
+    ]);
     assert!(gen.status.success());
-    assert_eq!(std::fs::read(dir.path().join("feed.ndjson")).unwrap(), std::fs::read(&again).unwrap());
+    assert_eq!(
+        std::fs::read(dir.path().join("feed.ndjson")).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
 
     let data = dir.path().join("data");
     let verify = permitd(&["snapshot", "verify", "--data", data.to_str().unwrap()]);
@@ -88,7 +126,13 @@ fn serve_answers_then_drains_and_exits_0_on_sigterm() {
     gen_and_build(dir.path(), "500");
     let data = dir.path().join("data");
     let mut child = Command::new(BIN)
-        .args(["serve", "--data", data.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -114,13 +158,20 @@ fn serve_answers_then_drains_and_exits_0_on_sigterm() {
     assert_eq!(answer.json()["name"], "宾馆");
 
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "permitd did not exit after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "permitd did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));

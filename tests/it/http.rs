@@ -34,7 +34,10 @@ fn a_permit_lookup_returns_face_state_and_every_licence() {
             assert_eq!(got["type"], format!("L{:02}", want.licence_type.0));
             assert!(!got["name"].as_str().unwrap().is_empty());
             assert!(!got["department"].as_str().unwrap().is_empty());
-            assert_eq!(got["certificate_number"].as_str(), want.certificate_number.as_deref());
+            assert_eq!(
+                got["certificate_number"].as_str(),
+                want.certificate_number.as_deref()
+            );
             assert_eq!(got["on_commitment"], want.on_commitment);
         }
         match state {
@@ -52,12 +55,18 @@ fn unpermitted_items_are_listed() {
     let permit = server
         .permits
         .iter()
-        .find(|p| p.licences.iter().any(|l| l.state == permitd::domain::LicenceState::NotGranted))
+        .find(|p| {
+            p.licences
+                .iter()
+                .any(|l| l.state == permitd::domain::LicenceState::NotGranted)
+        })
         .expect("the data set has a permit with an unpermitted item");
     let json = get(&server.url(&format!("/v1/permits/{}", permit.number)), None).json();
     let items = json["unpermitted_items"].as_array().unwrap();
     assert!(!items.is_empty());
-    assert!(items.iter().all(|i| i["name"].is_string() && i["department"].is_string()));
+    assert!(items
+        .iter()
+        .all(|i| i["name"].is_string() && i["department"].is_string()));
 }
 
 #[test]
@@ -76,8 +85,14 @@ fn malformed_numbers_get_400_naming_the_problem_and_unknown_ones_404() {
         let answer = get(&server.url(&format!("/v1/permits/{number}")), None);
         assert_eq!(answer.status, 400, "{number}");
         assert_eq!(answer.error_code(), "malformed_number");
-        let message = answer.json()["error"]["message"].as_str().unwrap().to_lowercase();
-        assert!(message.contains(&words.to_lowercase()), "{number}: {message}");
+        let message = answer.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_lowercase();
+        assert!(
+            message.contains(&words.to_lowercase()),
+            "{number}: {message}"
+        );
     }
     let unknown = permitd::codes::PermitNumber::new(110111, 39, 99_998).unwrap();
     let answer = get(&server.url(&format!("/v1/permits/{unknown}")), None);
@@ -106,7 +121,11 @@ fn a_qr_scan_gives_browsers_the_page_and_programs_json() {
 fn an_old_versions_token_says_superseded_and_the_current_one_does_not() {
     // A token names a version: scanning the old paper certificate says which version replaced it.
     let server = TestServer::start(3000);
-    let permit = server.permits.iter().find(|p| p.version > 1).expect("a reissued permit");
+    let permit = server
+        .permits
+        .iter()
+        .find(|p| p.version > 1)
+        .expect("a reissued permit");
     let old = Token::for_version(&permit.number, 1).encode();
     let json = get(&server.url(&format!("/q/{old}")), None).json();
     assert_eq!(json["state"]["code"], "superseded");
@@ -125,9 +144,15 @@ fn forged_and_unknown_qr_tokens_are_refused() {
     let server = TestServer::start(500);
     let unknown = Token([0xAB; 10]).encode();
     let answer = get(&server.url(&format!("/q/{unknown}")), None);
-    assert_eq!((answer.status, answer.error_code().as_str()), (404, "token_not_found"));
+    assert_eq!(
+        (answer.status, answer.error_code().as_str()),
+        (404, "token_not_found")
+    );
     let answer = get(&server.url("/q/not-a-token!"), None);
-    assert_eq!((answer.status, answer.error_code().as_str()), (400, "malformed_token"));
+    assert_eq!(
+        (answer.status, answer.error_code().as_str()),
+        (400, "malformed_token")
+    );
     let page = get(&server.url("/q/not-a-token!"), Some(BROWSER));
     assert_eq!(page.status, 400);
     assert!(page.content_type.starts_with("text/html"));
@@ -142,12 +167,26 @@ fn the_catalogue_is_served_as_the_one_time_notification_guide() {
     assert_eq!(json["industries"].as_array().unwrap().len(), 40);
     let restaurant = get(&server.url("/v1/industries/03"), None).json();
     assert_eq!(restaurant["name"], "餐饮店");
-    let must = restaurant["requirements"].as_array().unwrap().iter().find(|r| r["obligation"] == "must").unwrap();
-    let names: Vec<&str> = must["licences"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    let must = restaurant["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["obligation"] == "must")
+        .unwrap();
+    let names: Vec<&str> = must["licences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
     assert!(names.contains(&"食品经营许可证"), "{names:?}");
     for code in ["00", "41", "3", "abc"] {
         let answer = get(&server.url(&format!("/v1/industries/{code}")), None);
-        assert_eq!((answer.status, answer.error_code().as_str()), (404, "unknown_industry"), "{code}");
+        assert_eq!(
+            (answer.status, answer.error_code().as_str()),
+            (404, "unknown_industry"),
+            "{code}"
+        );
     }
 }
 
@@ -156,7 +195,10 @@ fn unknown_routes_and_methods_get_json_errors() {
     // Anything off the route table is a JSON 404; a POST to a GET route is a 405 with Allow.
     let server = TestServer::start(100);
     let answer = get(&server.url("/nope"), None);
-    assert_eq!((answer.status, answer.error_code().as_str()), (404, "route_not_found"));
+    assert_eq!(
+        (answer.status, answer.error_code().as_str()),
+        (404, "route_not_found")
+    );
     let mut response = crate::support::client()
         .post(&server.url("/v1/industries"))
         .send("x")
@@ -170,12 +212,18 @@ fn unknown_routes_and_methods_get_json_errors() {
 #[test]
 fn readiness_waits_for_a_verified_snapshot() {
     // Before a snapshot is installed: healthz 200, readyz 503, data routes 503 not_ready.
-    let resolver = Arc::new(Resolver::new(Catalog::embedded().unwrap(), Clock::Fixed(as_of())));
+    let resolver = Arc::new(Resolver::new(
+        Catalog::embedded().unwrap(),
+        Clock::Fixed(as_of()),
+    ));
     let server = TestServer::serving(resolver, Vec::new(), 0);
     assert_eq!(get(&server.url("/healthz"), None).status, 200);
     assert_eq!(get(&server.url("/readyz"), None).status, 503);
     let answer = get(&server.url("/v1/permits/110111ZH0300042F"), None);
-    assert_eq!((answer.status, answer.error_code().as_str()), (503, "not_ready"));
+    assert_eq!(
+        (answer.status, answer.error_code().as_str()),
+        (503, "not_ready")
+    );
     let ready = TestServer::start(10);
     assert_eq!(get(&ready.url("/readyz"), None).status, 200);
 }
@@ -187,7 +235,10 @@ fn shutdown_finishes_in_flight_connections_and_returns() {
     let addr = server.addr;
     assert_eq!(get(&server.url("/healthz"), None).status, 200);
     assert_eq!(server.stop(), permitd::server::listener::Drained::Cleanly);
-    assert!(std::net::TcpStream::connect(addr).is_err(), "the listener is closed");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the listener is closed"
+    );
 }
 
 #[test]
@@ -196,10 +247,19 @@ fn an_oversized_request_head_is_refused() {
     use std::io::{Read, Write};
     let server = TestServer::start(10);
     let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
     let huge = "x".repeat(permitd::limits::REQUEST_HEAD_BYTES_MAX * 2);
-    let _ = write!(stream, "GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: {huge}\r\n\r\n");
+    let _ = write!(
+        stream,
+        "GET /healthz HTTP/1.1\r\nHost: a\r\nX-Big: {huge}\r\n\r\n"
+    );
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
-    assert!(!answer.starts_with("HTTP/1.1 200"), "{}", &answer[..answer.len().min(80)]);
+    assert!(
+        !answer.starts_with("HTTP/1.1 200"),
+        "{}",
+        &answer[..answer.len().min(80)]
+    );
 }

@@ -5,7 +5,8 @@ use permitd::server::router::ROUTE_TEMPLATES;
 use crate::support::{get, TestServer};
 
 fn document() -> serde_json::Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -14,7 +15,12 @@ fn every_route_is_documented_and_every_documented_path_is_a_route() {
     // The set of paths in docs/openapi.json equals the router's table.
     let doc = document();
     assert_eq!(doc["openapi"], "3.1.0");
-    let mut documented: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    let mut documented: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     let mut routed: Vec<&str> = ROUTE_TEMPLATES.to_vec();
     documented.sort_unstable();
     routed.sort_unstable();
@@ -59,7 +65,8 @@ fn each_documented_path_answers_with_a_documented_status() {
 fn documented_error_codes_cover_the_ones_the_server_uses() {
     // Every error code the resolver source emits is in the Error schema's enum.
     let doc = document();
-    let codes: Vec<&str> = doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"]
+    let codes: Vec<&str> = doc["components"]["schemas"]["Error"]["properties"]["error"]
+        ["properties"]["code"]["enum"]
         .as_array()
         .unwrap()
         .iter()

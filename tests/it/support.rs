@@ -24,11 +24,24 @@ pub fn as_of() -> Date {
 pub fn generated_permits(count: u64, seed: u64) -> (Vec<Permit>, u64) {
     let catalog = Catalog::embedded().unwrap();
     let mut ndjson = Vec::new();
-    generate(&catalog, &GenOptions { permits: count, seed, as_of: as_of() }, &mut ndjson, &mut |_| {})
-        .unwrap();
+    generate(
+        &catalog,
+        &GenOptions {
+            permits: count,
+            seed,
+            as_of: as_of(),
+        },
+        &mut ndjson,
+        &mut |_| {},
+    )
+    .unwrap();
     let mut registry = Registry::new(&catalog);
     let report = permitd::feed::fold(&mut registry, &ndjson[..], &mut |_| {}).unwrap();
-    assert_eq!(report.rejected, 0, "generated events are all accepted: {:?}", report.rejections);
+    assert_eq!(
+        report.rejected, 0,
+        "generated events are all accepted: {:?}",
+        report.rejections
+    );
     let sequence = registry.sequence();
     (registry.into_sorted(), sequence)
 }
@@ -47,13 +60,20 @@ impl TestServer {
         let (permits, sequence) = generated_permits(count, 7);
         let bytes = to_bytes(permits.clone(), sequence).unwrap();
         let snapshot = SnapshotFile::from_bytes(bytes).unwrap().verify().unwrap();
-        let resolver = Arc::new(Resolver::new(Catalog::embedded().unwrap(), Clock::Fixed(as_of())));
+        let resolver = Arc::new(Resolver::new(
+            Catalog::embedded().unwrap(),
+            Clock::Fixed(as_of()),
+        ));
         assert!(resolver.install(snapshot).is_ok());
         TestServer::serving(resolver, permits, sequence)
     }
 
     /// A server over `resolver`, which may have no snapshot yet.
-    pub fn serving(resolver: Arc<Resolver<AlignedVec>>, permits: Vec<Permit>, sequence: u64) -> TestServer {
+    pub fn serving(
+        resolver: Arc<Resolver<AlignedVec>>,
+        permits: Vec<Permit>,
+        sequence: u64,
+    ) -> TestServer {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (bound_tx, bound_rx) = std::sync::mpsc::channel();
         let serving = resolver;
@@ -78,7 +98,13 @@ impl TestServer {
             })
         });
         let addr = bound_rx.recv().unwrap();
-        TestServer { addr, permits, sequence, stop: Some(stop), thread: Some(thread) }
+        TestServer {
+            addr,
+            permits,
+            sequence,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -133,7 +159,10 @@ impl Answer {
 
     /// The stable error code of a JSON error answer.
     pub fn error_code(&self) -> String {
-        self.json()["error"]["code"].as_str().unwrap_or_default().to_owned()
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 }
 
@@ -151,5 +180,9 @@ pub fn get(url: &str, accept: Option<&str>) -> Answer {
         .unwrap_or_default()
         .to_owned();
     let body = response.body_mut().read_to_string().unwrap();
-    Answer { status, content_type, body }
+    Answer {
+        status,
+        content_type,
+        body,
+    }
 }
