@@ -24,6 +24,7 @@ pub struct Rejected {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FoldReport {
+    /// Lines read, blank ones included (line numbers in rejections count the same way).
     pub lines: u64,
     pub accepted: u64,
     pub replays: u64,
@@ -41,20 +42,70 @@ impl FoldReport {
     }
 }
 
+/// Lines parsed per batch handed from the parsing thread to the applying one.
+const BATCH_LINES: usize = 1024;
+/// Batches in flight between the two threads: bounds the memory the pipeline holds.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// One line's outcome on the parsing side.
+enum Parsed {
+    Event(Event),
+    Bad(String),
+}
+
 /// Folds every event of `reader` into `registry`. `on_bytes` is told how many bytes were read,
 /// every ~4 MiB, for a progress bar.
+///
+/// Two threads: one reads and parses lines (the bulk of the work), the caller's applies them in
+/// file order, so the result is the same as a sequential fold.
 ///
 /// # Errors
 /// Only I/O errors; bad lines are reported in the [`FoldReport`].
 pub fn fold(
     registry: &mut Registry<'_>,
-    reader: impl Read,
+    reader: impl Read + Send,
     on_bytes: &mut dyn FnMut(u64),
 ) -> io::Result<FoldReport> {
+    let (batches, received) =
+        std::sync::mpsc::sync_channel::<Vec<(u64, Parsed)>>(BATCHES_IN_FLIGHT);
+    let (progress, progress_received) = std::sync::mpsc::channel::<u64>();
+    std::thread::scope(|scope| {
+        let parser = scope.spawn(move || parse_lines(reader, &batches, &progress));
+        let mut report = FoldReport::default();
+        for batch in received {
+            for (line, parsed) in batch {
+                report.lines = line;
+                match parsed {
+                    Parsed::Bad(reason) => report.reject(line, reason),
+                    Parsed::Event(event) => match registry.apply(event) {
+                        Ok(Applied::Accepted { .. }) => report.accepted += 1,
+                        Ok(Applied::Replay) => report.replays += 1,
+                        Err(rejection) => report.reject(line, rejection.to_string()),
+                    },
+                }
+            }
+            if let Some(bytes) = progress_received.try_iter().last() {
+                on_bytes(bytes);
+            }
+        }
+        let (lines, bytes) = parser.join().expect("the parsing thread does not panic")?;
+        report.lines = lines;
+        on_bytes(bytes);
+        Ok(report)
+    })
+}
+
+/// Reads `reader` line by line under the line limit and parses each non-blank line; returns
+/// the number of lines and bytes read.
+fn parse_lines(
+    reader: impl Read,
+    batches: &std::sync::mpsc::SyncSender<Vec<(u64, Parsed)>>,
+    progress: &std::sync::mpsc::Sender<u64>,
+) -> io::Result<(u64, u64)> {
     let mut reader = BufReader::with_capacity(1 << 20, reader);
-    let mut report = FoldReport::default();
     let mut line = Vec::with_capacity(4096);
-    let (mut bytes_read, mut bytes_reported) = (0u64, 0u64);
+    let (mut bytes_read, mut bytes_reported, mut number) = (0u64, 0u64, 0u64);
+    let mut batch = Vec::with_capacity(BATCH_LINES);
     loop {
         line.clear();
         let n = (&mut reader)
@@ -64,8 +115,6 @@ pub fn fold(
             break;
         }
         bytes_read += n as u64;
-        report.lines += 1;
-        let number = report.lines;
         if line.len() > FEED_LINE_BYTES_MAX && line.last() != Some(&b'\n') {
             // Skip the rest of the overlong line.
             let mut rest = Vec::new();
@@ -79,32 +128,36 @@ pub fn fold(
                     break;
                 }
             }
-            report.reject(
-                number,
-                format!("line is longer than {FEED_LINE_BYTES_MAX} bytes"),
-            );
-            continue;
+            number += 1;
+            let reason = format!("line is longer than {FEED_LINE_BYTES_MAX} bytes");
+            batch.push((number, Parsed::Bad(reason)));
+        } else {
+            number += 1;
+            let text = line.trim_ascii();
+            if text.is_empty() {
+                continue;
+            }
+            let parsed = match serde_json::from_slice::<Event>(text) {
+                Ok(event) => Parsed::Event(event),
+                Err(e) => Parsed::Bad(format!("not a valid event: {e}")),
+            };
+            batch.push((number, parsed));
         }
-        let text = line.trim_ascii();
-        if text.is_empty() {
-            report.lines -= 1;
-            continue;
-        }
-        match serde_json::from_slice::<Event>(text) {
-            Err(e) => report.reject(number, format!("not a valid event: {e}")),
-            Ok(event) => match registry.apply(event) {
-                Ok(Applied::Accepted { .. }) => report.accepted += 1,
-                Ok(Applied::Replay) => report.replays += 1,
-                Err(rejection) => report.reject(number, rejection.to_string()),
-            },
+        if batch.len() == BATCH_LINES {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_LINES));
+            if batches.send(full).is_err() {
+                break;
+            }
         }
         if bytes_read - bytes_reported >= 4 << 20 {
             bytes_reported = bytes_read;
-            on_bytes(bytes_read);
+            let _ = progress.send(bytes_read);
         }
     }
-    on_bytes(bytes_read);
-    Ok(report)
+    if !batch.is_empty() {
+        let _ = batches.send(batch);
+    }
+    Ok((number, bytes_read))
 }
 
 /// [`fold`] over a file.

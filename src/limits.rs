@@ -18,7 +18,7 @@ pub const SNAPSHOT_PERMITS_MAX: u64 = 50_000_000;
 /// Largest serialized shard, in bytes: well under rkyv's 2 GiB reach of 32-bit relative pointers.
 pub const SNAPSHOT_SHARD_BYTES_MAX: usize = 1 << 30;
 /// Permits per shard when building; a shard is closed early if it would pass the byte limit.
-pub const SNAPSHOT_SHARD_PERMITS_MAX: usize = 1 << 20;
+pub const SNAPSHOT_SHARD_PERMITS_MAX: usize = 1 << 19;
 /// Most shards in one snapshot; the shard table lives in the header page.
 pub const SNAPSHOT_SHARDS_MAX: usize = 128;
 

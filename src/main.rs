@@ -232,7 +232,8 @@ fn build(input: &Path, data: &Path) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("reading {}", input.display()))?
         .len();
     let progress = bar(size, "bytes");
-    let mut registry = Registry::new(&catalog);
+    // A generated permit takes ~780 bytes of feed: size the registry once instead of rehashing.
+    let mut registry = Registry::with_capacity(&catalog, (size / 780) as usize);
     let report = permitd::feed::fold_file(&mut registry, input, &mut |bytes| {
         progress.set_position(bytes)
     })

@@ -1,7 +1,7 @@
 //! QR tokens: what the city code printed on a permit carries after `/q/`.
 //!
 //! Interim format (v0): an opaque 16-character RFC 4648 base32 token, the first 80 bits of a
-//! blake3 key derivation over the permit number and version. It names one version of one permit,
+//! keyed blake3 hash (key derived from a fixed context) of the permit number and version. It names one version of one permit,
 //! so a scan of an old certificate answers "superseded by version N", and it cannot be guessed
 //! from a neighbouring permit's number. The signed payload that an inspector can check offline
 //! replaces it later; `/q/` also accepts a bare permit number (the current version).
@@ -22,10 +22,12 @@ pub struct Token(pub [u8; 10]);
 impl Token {
     /// The token printed on version `version` of `number`.
     pub fn for_version(number: &PermitNumber, version: u32) -> Token {
-        let mut hasher = blake3::Hasher::new_derive_key(TOKEN_CONTEXT);
-        hasher.update(number.as_str().as_bytes());
-        hasher.update(&version.to_le_bytes());
-        let hash = hasher.finalize();
+        static KEY: std::sync::LazyLock<[u8; 32]> =
+            std::sync::LazyLock::new(|| blake3::derive_key(TOKEN_CONTEXT, b"token key"));
+        let mut input = [0u8; 20];
+        input[..16].copy_from_slice(number.as_str().as_bytes());
+        input[16..].copy_from_slice(&version.to_le_bytes());
+        let hash = blake3::keyed_hash(&KEY, &input);
         Token(hash.as_bytes()[..10].try_into().expect("10 of 32 bytes"))
     }
 

@@ -87,10 +87,15 @@ pub struct Registry<'c> {
 
 impl<'c> Registry<'c> {
     pub fn new(catalog: &'c Catalog) -> Registry<'c> {
+        Registry::with_capacity(catalog, 0)
+    }
+
+    /// A registry with room for about `permits` permits (a hint: it grows past it).
+    pub fn with_capacity(catalog: &'c Catalog, permits: usize) -> Registry<'c> {
         Registry {
             catalog,
-            permits: HashMap::new(),
-            seen_event_ids: HashSet::new(),
+            permits: HashMap::with_capacity(permits),
+            seen_event_ids: HashSet::with_capacity(permits + permits / 8),
             sequence: 0,
         }
     }
