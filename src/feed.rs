@@ -47,11 +47,8 @@ const BATCH_LINES: usize = 1024;
 /// Batches in flight between the two threads: bounds the memory the pipeline holds.
 const BATCHES_IN_FLIGHT: usize = 4;
 
-/// One line's outcome on the parsing side.
-enum Parsed {
-    Event(Event),
-    Bad(String),
-}
+/// One line's outcome on the parsing side: an event, or why the line is not one.
+type Parsed = Result<Event, String>;
 
 /// Folds every event of `reader` into `registry`. `on_bytes` is told how many bytes were read,
 /// every ~4 MiB, for a progress bar.
@@ -76,8 +73,8 @@ pub fn fold(
             for (line, parsed) in batch {
                 report.lines = line;
                 match parsed {
-                    Parsed::Bad(reason) => report.reject(line, reason),
-                    Parsed::Event(event) => match registry.apply(event) {
+                    Err(reason) => report.reject(line, reason),
+                    Ok(event) => match registry.apply(event) {
                         Ok(Applied::Accepted { .. }) => report.accepted += 1,
                         Ok(Applied::Replay) => report.replays += 1,
                         Err(rejection) => report.reject(line, rejection.to_string()),
@@ -130,7 +127,7 @@ fn parse_lines(
             }
             number += 1;
             let reason = format!("line is longer than {FEED_LINE_BYTES_MAX} bytes");
-            batch.push((number, Parsed::Bad(reason)));
+            batch.push((number, Err(reason)));
         } else {
             number += 1;
             let text = line.trim_ascii();
@@ -138,8 +135,8 @@ fn parse_lines(
                 continue;
             }
             let parsed = match serde_json::from_slice::<Event>(text) {
-                Ok(event) => Parsed::Event(event),
-                Err(e) => Parsed::Bad(format!("not a valid event: {e}")),
+                Ok(event) => Ok(event),
+                Err(e) => Err(format!("not a valid event: {e}")),
             };
             batch.push((number, parsed));
         }
