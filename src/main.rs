@@ -425,6 +425,14 @@ fn demo(data: &Path, listen: SocketAddr, permits: u64) -> anyhow::Result<()> {
                 );
             }
         }
+        let reissued = snapshot.iter().find(|p| p.version() > 1);
+        if let Some(number) = reissued.and_then(|p| PermitNumber::parse(p.number.as_str()).ok()) {
+            let old = permitd::qr::Token::for_version(&number, 1).encode();
+            println!(
+                "  {:18} {base}/q/{old}  (the QR code of version 1 of a reissued permit)",
+                "a superseded code"
+            );
+        }
         println!("  {:18} {base}/v1/industries/03", "the catalogue");
         println!(
             "  {:18} {base}/v1/permits/110111ZH0300001A",

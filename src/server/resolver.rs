@@ -146,7 +146,14 @@ impl<B: SnapshotBytes> Resolver<B> {
             Route::Industries => cached(self.industries_body.clone()),
             Route::Industry { code } => self.industry(code),
             Route::Permit { number } => self.permit(number),
-            Route::QrScan { token } => self.scan(token, prefers_html(accept)),
+            Route::QrScan { token } => {
+                let mut response = self.scan(token, prefers_html(accept));
+                // The answer depends on Accept: caches must key on it.
+                response
+                    .headers_mut()
+                    .insert(hyper::header::VARY, HeaderValue::from_static("accept"));
+                response
+            }
         }
     }
 
@@ -191,11 +198,17 @@ impl<B: SnapshotBytes> Resolver<B> {
             return with_page(not_ready(), html, "无法验证", "服务正在启动，请稍后再扫。");
         };
         let sequence = snapshot.header().sequence;
+        // Scanned codes are case-insensitive (QR alphanumeric mode is upper case only).
+        let mut upper = [0u8; 16];
         let looks_like_number = text.len() == 16
+            && text.is_ascii()
             && text
                 .get(6..8)
                 .is_some_and(|zh| zh.eq_ignore_ascii_case("ZH"));
         if looks_like_number {
+            upper.copy_from_slice(text.as_bytes());
+            upper.make_ascii_uppercase();
+            let text = std::str::from_utf8(&upper).expect("ASCII stays UTF-8");
             match PermitNumber::parse(text) {
                 Ok(number) => {
                     return match snapshot.get(&number) {

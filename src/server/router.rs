@@ -35,7 +35,8 @@ pub fn route<'a>(path: &'a str) -> Option<Route<'a>> {
     match (first, second, third, fourth) {
         ("healthz", None, None, None) => Some(Route::Healthz),
         ("readyz", None, None, None) => Some(Route::Readyz),
-        ("q", Some(token), None, None) => Some(Route::QrScan {
+        // `/Q/` too: a QR code in alphanumeric mode carries the URL in upper case.
+        ("q" | "Q", Some(token), None, None) => Some(Route::QrScan {
             token: param(token)?,
         }),
         ("v1", Some("permits"), Some(number), None) => Some(Route::Permit {
@@ -61,6 +62,7 @@ mod tests {
             ("/readyz", Some(Route::Readyz)),
             ("/q/ABC", Some(Route::QrScan { token: "ABC" })),
             ("/q/ABC?utm=x", Some(Route::QrScan { token: "ABC" })),
+            ("/Q/ABC", Some(Route::QrScan { token: "ABC" })),
             (
                 "/v1/permits/110111ZH0300001M",
                 Some(Route::Permit {

@@ -115,6 +115,11 @@ fn a_qr_scan_gives_browsers_the_page_and_programs_json() {
     let json = get(&url, Some("*/*")).json();
     assert_eq!(json["state"]["code"], "valid");
     assert_eq!(json["number"], permit.number.as_str());
+    // QR alphanumeric mode is upper case: /Q/ and any letter case scan the same.
+    let shouted = server.url(&format!("/Q/{}", permit.number.as_str().to_lowercase()));
+    assert_eq!(get(&shouted, None).json()["number"], permit.number.as_str());
+    let response = crate::support::client().get(&url).call().unwrap();
+    assert_eq!(response.headers().get("vary").unwrap(), "accept");
 }
 
 #[test]
