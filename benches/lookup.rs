@@ -74,7 +74,7 @@ fn data() -> Data {
         .collect();
     let dir = tempfile::tempdir().unwrap();
     eprintln!("lookup bench: writing the snapshot");
-    let (path, _) = snapshot::publish(dir.path(), permits, sequence).unwrap();
+    let (path, _) = snapshot::publish(dir.path(), &permits, sequence).unwrap();
     let snapshot = SnapshotFile::open(&path).unwrap().verify().unwrap();
     Data {
         snapshot,

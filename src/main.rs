@@ -250,7 +250,7 @@ fn build(input: &Path, data: &Path) -> anyhow::Result<PathBuf> {
     let sequence = registry.sequence();
     let permits = registry.into_sorted();
     let written = Instant::now();
-    let (path, stats) = snapshot::publish(data, permits, sequence)?;
+    let (path, stats) = snapshot::publish(data, &permits, sequence)?;
     eprintln!(
         "wrote {} ({} permits, {} versions, {} licences, {} shards, {} bytes, {:.0} bytes/permit) in {:.1?}; total {:.1?}",
         path.display(),

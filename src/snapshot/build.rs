@@ -7,6 +7,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use rkyv::util::AlignedVec;
@@ -58,7 +59,7 @@ pub fn snapshot_file_name(sequence: u64) -> String {
 /// [`BuildError`] on I/O failure or when the permits exceed a limit; nothing is published then.
 pub fn publish(
     data_dir: &Path,
-    permits: Vec<Permit>,
+    permits: &[Permit],
     sequence: u64,
 ) -> Result<(PathBuf, BuildStats), BuildError> {
     fs::create_dir_all(data_dir)?;
@@ -101,7 +102,7 @@ pub fn current_path(data_dir: &Path) -> io::Result<PathBuf> {
 }
 
 /// Serializes `permits` into memory: the same bytes [`publish`] writes, for tests and benches.
-pub fn to_bytes(permits: Vec<Permit>, sequence: u64) -> Result<AlignedVec, BuildError> {
+pub fn to_bytes(permits: &[Permit], sequence: u64) -> Result<AlignedVec, BuildError> {
     let mut cursor = io::Cursor::new(Vec::new());
     write(&mut cursor, permits, sequence)?;
     let mut aligned = AlignedVec::with_capacity(cursor.get_ref().len());
@@ -112,7 +113,7 @@ pub fn to_bytes(permits: Vec<Permit>, sequence: u64) -> Result<AlignedVec, Build
 /// Writes a snapshot to `out` (positioned at 0).
 pub fn write<W: Write + Seek>(
     out: &mut W,
-    permits: Vec<Permit>,
+    permits: &[Permit],
     sequence: u64,
 ) -> Result<BuildStats, BuildError> {
     write_sharded(out, permits, sequence, SNAPSHOT_SHARD_PERMITS_MAX)
@@ -121,7 +122,7 @@ pub fn write<W: Write + Seek>(
 /// [`write`] with shards of at most `shard_permits_max` permits (tests use small shards).
 pub(crate) fn write_sharded<W: Write + Seek>(
     out: &mut W,
-    permits: Vec<Permit>,
+    permits: &[Permit],
     sequence: u64,
     shard_permits_max: usize,
 ) -> Result<BuildStats, BuildError> {
@@ -136,7 +137,7 @@ pub(crate) fn write_sharded<W: Write + Seek>(
             number: pair[1].number.to_string(),
         });
     }
-    let chunks = split_into_chunks(permits, shard_permits_max);
+    let chunks = chunk_ranges(permits.len(), shard_permits_max);
 
     let mut body = BodyWriter {
         out: BufWriter::with_capacity(1 << 20, out),
@@ -145,40 +146,40 @@ pub(crate) fn write_sharded<W: Write + Seek>(
     };
     body.out.write_all(&[0u8; HEADER_BYTES])?;
 
-    // Serialize two chunks at a time, one per core, and write them in order. A chunk too large
-    // for one shard is split in halves until each part fits.
+    // Serialize two chunks at a time, one per core, straight from the slice, and write them in
+    // order. A chunk too large for one shard is split in halves until each part fits.
     let mut shards: Vec<ShardEntry> = Vec::new();
-    let mut shard_permits: Vec<Vec<Permit>> = Vec::new();
+    let mut shard_ranges: Vec<Range<usize>> = Vec::new();
     let mut pending = chunks.into_iter();
     while let (Some(first), second) = (pending.next(), pending.next()) {
         let (first_out, second_out) = std::thread::scope(|scope| {
-            let handle = second.map(|chunk| scope.spawn(move || serialize_fitting(chunk)));
-            let first_out = serialize_fitting(first);
+            let handle = second.map(|range| scope.spawn(move || serialize_fitting(permits, range)));
+            let first_out = serialize_fitting(permits, first);
             (
                 first_out,
                 handle.map(|h| h.join().expect("serializer thread does not panic")),
             )
         });
         for parts in std::iter::once(first_out).chain(second_out) {
-            for (chunk, archive) in parts? {
+            for (range, archive) in parts? {
                 if shards.len() == SNAPSHOT_SHARDS_MAX {
                     return Err(BuildError::TooManyShards);
                 }
                 let section = body.append_page_aligned(&archive)?;
                 shards.push(ShardEntry {
                     section,
-                    permits: chunk.len() as u64,
+                    permits: range.len() as u64,
                 });
-                shard_permits.push(chunk);
+                shard_ranges.push(range);
             }
         }
     }
 
-    let mut number_entries = Vec::new();
-    let mut token_entries = Vec::new();
+    let mut number_entries = Vec::with_capacity(permits.len());
+    let mut token_entries = Vec::with_capacity(permits.len());
     let mut licences: u64 = 0;
-    for (shard, permits) in shard_permits.iter().enumerate() {
-        for (position, permit) in permits.iter().enumerate() {
+    for (shard, range) in shard_ranges.into_iter().enumerate() {
+        for (position, permit) in permits[range].iter().enumerate() {
             let location = Location {
                 shard: shard as u32,
                 position: position as u32,
@@ -247,41 +248,65 @@ impl<W: Write> BodyWriter<W> {
     }
 }
 
-fn split_into_chunks(mut permits: Vec<Permit>, shard_permits_max: usize) -> Vec<Vec<Permit>> {
+/// Consecutive ranges of at most `shard_permits_max` permits covering `0..count` (one empty
+/// range when there are none, so an empty snapshot still has a shard).
+fn chunk_ranges(count: usize, shard_permits_max: usize) -> Vec<Range<usize>> {
     assert!(shard_permits_max > 0);
-    let mut chunks = Vec::new();
-    while permits.len() > shard_permits_max {
-        let rest = permits.split_off(shard_permits_max);
-        chunks.push(permits);
-        permits = rest;
+    if count == 0 {
+        return vec![0..0];
     }
-    if !permits.is_empty() || chunks.is_empty() {
-        chunks.push(permits);
-    }
-    chunks
+    (0..count)
+        .step_by(shard_permits_max)
+        .map(|start| start..(start + shard_permits_max).min(count))
+        .collect()
 }
 
-/// Serializes `chunk` as one shard, or as several if it passes the shard byte limit.
-fn serialize_fitting(chunk: Vec<Permit>) -> Result<Vec<(Vec<Permit>, AlignedVec)>, BuildError> {
+/// A run of permits archived as one shard (`ArchivedVec<ArchivedPermit>`) without copying them
+/// into a `Vec` first: at 10M permits a copy would cost gigabytes.
+struct ShardSlice<'a>(&'a [Permit]);
+
+impl rkyv::Archive for ShardSlice<'_> {
+    type Archived = rkyv::vec::ArchivedVec<crate::domain::permit::ArchivedPermit>;
+    type Resolver = rkyv::vec::VecResolver;
+
+    fn resolve(&self, resolver: Self::Resolver, out: rkyv::Place<Self::Archived>) {
+        rkyv::vec::ArchivedVec::resolve_from_slice(self.0, resolver, out);
+    }
+}
+
+impl<S> rkyv::Serialize<S> for ShardSlice<'_>
+where
+    S: rkyv::rancor::Fallible + rkyv::ser::Allocator + rkyv::ser::Writer + ?Sized,
+    Permit: rkyv::Serialize<S>,
+{
+    fn serialize(&self, serializer: &mut S) -> Result<Self::Resolver, S::Error> {
+        rkyv::vec::ArchivedVec::serialize_from_slice(self.0, serializer)
+    }
+}
+
+/// Serializes `permits[range]` as one shard, or as several if it passes the shard byte limit.
+fn serialize_fitting(
+    permits: &[Permit],
+    range: Range<usize>,
+) -> Result<Vec<(Range<usize>, AlignedVec)>, BuildError> {
     // ~500 bytes a permit: reserving up front saves re-copying a growing buffer.
-    let estimate = (chunk.len() * 512).min(SNAPSHOT_SHARD_BYTES_MAX);
+    let estimate = (range.len() * 512).min(SNAPSHOT_SHARD_BYTES_MAX);
     let archive = rkyv::api::high::to_bytes_in::<_, rkyv::rancor::Error>(
-        &chunk,
+        &ShardSlice(&permits[range.clone()]),
         AlignedVec::with_capacity(estimate),
     )
     .map_err(|e| BuildError::Serialize(e.to_string()))?;
     if archive.len() <= SNAPSHOT_SHARD_BYTES_MAX {
-        return Ok(vec![(chunk, archive)]);
+        return Ok(vec![(range, archive)]);
     }
-    if chunk.len() == 1 {
+    if range.len() == 1 {
         return Err(BuildError::PermitTooLarge {
-            number: chunk[0].number.to_string(),
+            number: permits[range.start].number.to_string(),
         });
     }
     drop(archive);
-    let mut first = chunk;
-    let second = first.split_off(first.len() / 2);
-    let mut parts = serialize_fitting(first)?;
-    parts.extend(serialize_fitting(second)?);
+    let middle = range.start + range.len() / 2;
+    let mut parts = serialize_fitting(permits, range.start..middle)?;
+    parts.extend(serialize_fitting(permits, middle..range.end)?);
     Ok(parts)
 }

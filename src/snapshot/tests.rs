@@ -69,7 +69,7 @@ fn copy(bytes: &[u8]) -> AlignedVec {
 fn round_trip_finds_every_permit_by_number_and_token() {
     // What goes in comes out: each permit by number, each version by token, nothing else.
     let permits = sample(500);
-    let snapshot = open(to_bytes(permits.clone(), 77).unwrap()).unwrap();
+    let snapshot = open(to_bytes(&permits, 77).unwrap()).unwrap();
     assert_eq!(snapshot.len(), 500);
     assert_eq!(snapshot.header().sequence, 77);
     assert_eq!(
@@ -103,7 +103,7 @@ fn round_trip_finds_every_permit_by_number_and_token() {
 #[test]
 fn an_empty_snapshot_is_valid() {
     // Zero permits still make a well-formed file that answers "not found".
-    let snapshot = open(to_bytes(Vec::new(), 0).unwrap()).unwrap();
+    let snapshot = open(to_bytes(&[], 0).unwrap()).unwrap();
     assert!(snapshot.is_empty());
     assert!(snapshot
         .get(&PermitNumber::new(110111, 3, 1).unwrap())
@@ -115,13 +115,13 @@ fn unsorted_input_is_refused() {
     // The builder requires strictly increasing numbers (the registry sorts them).
     let mut permits = sample(3);
     permits.swap(0, 2);
-    assert!(to_bytes(permits, 1).is_err());
+    assert!(to_bytes(&permits, 1).is_err());
 }
 
 #[test]
 fn every_truncation_is_refused_at_open() {
     // Cutting the file anywhere is caught by the header's length field, without reading the body.
-    let bytes = to_bytes(sample(200), 5).unwrap();
+    let bytes = to_bytes(&sample(200), 5).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let mut cuts: Vec<usize> = (0..200).map(|_| rng.random_range(0..bytes.len())).collect();
     cuts.extend([0, 1, HEADER_BYTES - 1, HEADER_BYTES, bytes.len() - 1]);
@@ -141,7 +141,7 @@ fn every_truncation_is_refused_at_open() {
 #[test]
 fn a_byte_flipped_anywhere_is_refused() {
     // One flipped byte in the header fails at open; in the body, the checksum catches it.
-    let bytes = to_bytes(sample(200), 5).unwrap();
+    let bytes = to_bytes(&sample(200), 5).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     for _ in 0..300 {
         let at = rng.random_range(0..bytes.len());
@@ -162,7 +162,7 @@ fn a_byte_flipped_anywhere_is_refused() {
 fn a_forged_checksum_does_not_get_garbage_past_validation() {
     // Damage with recomputed checksums (a hostile file) is caught by rkyv validation or the index
     // cross-check, or leaves a structurally valid file: it never panics or reads out of bounds.
-    let bytes = to_bytes(sample(200), 5).unwrap();
+    let bytes = to_bytes(&sample(200), 5).unwrap();
     let header = Header::decode(&bytes).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let mut refused = 0;
@@ -196,7 +196,7 @@ fn a_forged_checksum_does_not_get_garbage_past_validation() {
 #[test]
 fn header_fields_out_of_bounds_are_refused() {
     // A header whose checksum is right but whose sections point outside the file is refused.
-    let bytes = to_bytes(sample(10), 5).unwrap();
+    let bytes = to_bytes(&sample(10), 5).unwrap();
     let mut header = Header::decode(&bytes).unwrap();
     header.number_index.bytes += 1 << 40;
     let mut damaged = copy(&bytes);
@@ -213,7 +213,7 @@ fn permits_spread_over_many_shards_are_all_found() {
     // right shard, and verification covers each shard.
     let permits = sample(1000);
     let mut cursor = std::io::Cursor::new(Vec::new());
-    let stats = crate::snapshot::build::write_sharded(&mut cursor, permits.clone(), 9, 64).unwrap();
+    let stats = crate::snapshot::build::write_sharded(&mut cursor, &permits, 9, 64).unwrap();
     assert_eq!(stats.shards, 16);
     let snapshot = open(copy(cursor.get_ref())).unwrap();
     assert_eq!(snapshot.shard_count(), 16);

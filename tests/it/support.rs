@@ -58,7 +58,7 @@ impl TestServer {
     /// A ready server over `count` generated permits.
     pub fn start(count: u64) -> TestServer {
         let (permits, sequence) = generated_permits(count, 7);
-        let bytes = to_bytes(permits.clone(), sequence).unwrap();
+        let bytes = to_bytes(&permits, sequence).unwrap();
         let snapshot = SnapshotFile::from_bytes(bytes).unwrap().verify().unwrap();
         let resolver = Arc::new(Resolver::new(
             Catalog::embedded().unwrap(),
