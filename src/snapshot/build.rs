@@ -253,7 +253,7 @@ impl<W: Write> BodyWriter<W> {
 fn chunk_ranges(count: usize, shard_permits_max: usize) -> Vec<Range<usize>> {
     assert!(shard_permits_max > 0);
     if count == 0 {
-        return Vec::from([0..0]);
+        return std::iter::once(0..0).collect();
     }
     (0..count)
         .step_by(shard_permits_max)
