@@ -41,48 +41,35 @@ fn data() -> Data {
     let count = permits_wanted();
     let catalog = Catalog::embedded().unwrap();
     let as_of = Date::from_ymd(2026, 6, 15).unwrap();
-    let mut ndjson = Vec::new();
-    eprintln!("lookup bench: generating {count} permits");
-    generate(
-        &catalog,
-        &GenOptions {
-            permits: count,
-            seed: 11,
-            as_of,
-        },
-        &mut ndjson,
-        &mut |_| {},
-    )
-    .unwrap();
-    let mut registry = Registry::new(&catalog);
-    permitd::feed::fold(&mut registry, &ndjson[..], &mut |_| {}).unwrap();
-    drop(ndjson);
+    eprintln!("lookup bench: generating and folding {count} permits");
+    // Generate into a pipe that the fold reads, so the feed text is never held whole in memory.
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    let generator = std::thread::spawn(move || {
+        let options = GenOptions { permits: count, seed: 11, as_of };
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 20, &mut writer);
+        generate(&Catalog::embedded().unwrap(), &options, &mut buffered, &mut |_| {}).unwrap();
+    });
+    let mut registry = Registry::with_capacity(&catalog, count as usize);
+    permitd::feed::fold(&mut registry, reader, &mut |_| {}).unwrap();
+    generator.join().unwrap();
     let sequence = registry.sequence();
     let permits = registry.into_sorted();
+
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
     let mut sample: Vec<&Permit> = permits.iter().collect();
     sample.shuffle(&mut rng);
     sample.truncate(KEYS);
     let numbers: Vec<PermitNumber> = sample.iter().map(|p| p.number).collect();
-    let tokens: Vec<Token> = sample
-        .iter()
-        .map(|p| Token::for_version(&p.number, p.version))
-        .collect();
-    let map: HashMap<u64, Permit> = permits
-        .iter()
-        .map(|p| (p.number.key(), p.clone()))
-        .collect();
+    let tokens: Vec<Token> = sample.iter().map(|p| Token::for_version(&p.number, p.version)).collect();
+    drop(sample);
+
     let dir = tempfile::tempdir().unwrap();
     eprintln!("lookup bench: writing the snapshot");
     let (path, _) = snapshot::publish(dir.path(), &permits, sequence).unwrap();
     let snapshot = SnapshotFile::open(&path).unwrap().verify().unwrap();
-    Data {
-        snapshot,
-        map,
-        numbers,
-        tokens,
-        _dir: dir,
-    }
+    // The baseline owns the same permits, already deserialised, keyed like the snapshot index.
+    let map: HashMap<u64, Permit> = permits.into_iter().map(|p| (p.number.key(), p)).collect();
+    Data { snapshot, map, numbers, tokens, _dir: dir }
 }
 
 fn lookups(c: &mut Criterion) {

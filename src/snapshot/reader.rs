@@ -239,8 +239,10 @@ impl<B: SnapshotBytes> Snapshot<B> {
     /// The current version of `number`.
     #[inline]
     pub fn get(&self, number: &PermitNumber) -> Option<&ArchivedPermit> {
-        let permit = self.at(self.numbers().get(number.key())?)?;
-        (permit.number.as_str() == number.as_str()).then_some(permit)
+        let key = number.key();
+        let permit = self.at(self.numbers().get(key)?)?;
+        // Verification proved index and records agree; this guards the invariant cheaply.
+        (permit.number.key() == key).then_some(permit)
     }
 
     /// The permit and the version a QR token names.
