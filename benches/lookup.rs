@@ -45,9 +45,19 @@ fn data() -> Data {
     // Generate into a pipe that the fold reads, so the feed text is never held whole in memory.
     let (reader, mut writer) = std::io::pipe().unwrap();
     let generator = std::thread::spawn(move || {
-        let options = GenOptions { permits: count, seed: 11, as_of };
+        let options = GenOptions {
+            permits: count,
+            seed: 11,
+            as_of,
+        };
         let mut buffered = std::io::BufWriter::with_capacity(1 << 20, &mut writer);
-        generate(&Catalog::embedded().unwrap(), &options, &mut buffered, &mut |_| {}).unwrap();
+        generate(
+            &Catalog::embedded().unwrap(),
+            &options,
+            &mut buffered,
+            &mut |_| {},
+        )
+        .unwrap();
     });
     let mut registry = Registry::with_capacity(&catalog, count as usize);
     permitd::feed::fold(&mut registry, reader, &mut |_| {}).unwrap();
@@ -60,7 +70,10 @@ fn data() -> Data {
     sample.shuffle(&mut rng);
     sample.truncate(KEYS);
     let numbers: Vec<PermitNumber> = sample.iter().map(|p| p.number).collect();
-    let tokens: Vec<Token> = sample.iter().map(|p| Token::for_version(&p.number, p.version)).collect();
+    let tokens: Vec<Token> = sample
+        .iter()
+        .map(|p| Token::for_version(&p.number, p.version))
+        .collect();
     drop(sample);
 
     let dir = tempfile::tempdir().unwrap();
@@ -69,7 +82,13 @@ fn data() -> Data {
     let snapshot = SnapshotFile::open(&path).unwrap().verify().unwrap();
     // The baseline owns the same permits, already deserialised, keyed like the snapshot index.
     let map: HashMap<u64, Permit> = permits.into_iter().map(|p| (p.number.key(), p)).collect();
-    Data { snapshot, map, numbers, tokens, _dir: dir }
+    Data {
+        snapshot,
+        map,
+        numbers,
+        tokens,
+        _dir: dir,
+    }
 }
 
 fn lookups(c: &mut Criterion) {

@@ -8,6 +8,37 @@
 //! Both identifiers parse **upper case only**: they are printed and signed exactly as issued, so
 //! lower case is reported (with a hint) rather than repaired.
 
+/// `Display`, `Debug` and serde as a string for an identifier with `as_str` and `parse`.
+macro_rules! text_code_impls {
+    ($type:ident) => {
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::fmt::Debug for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($type), "({})"), self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $type {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $type {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$type, D::Error> {
+                let text: std::borrow::Cow<'de, str> = serde::Deserialize::deserialize(d)?;
+                $type::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use text_code_impls;
+
 pub mod iso7064;
 pub mod permit_number;
 pub mod uscc;

@@ -184,7 +184,7 @@ fn division_fault(division: u32) -> Option<DivisionFault> {
     if !PROVINCE_CODES.contains(&province) {
         return Some(DivisionFault::UnknownProvince);
     }
-    if division % 100 == 0 {
+    if division.is_multiple_of(100) {
         return Some(DivisionFault::NotCountyLevel);
     }
     None
@@ -389,30 +389,7 @@ fn first_disallowed(text: &str) -> PermitNumberError {
     }
 }
 
-impl std::fmt::Display for PermitNumber {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::fmt::Debug for PermitNumber {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PermitNumber({})", self.as_str())
-    }
-}
-
-impl serde::Serialize for PermitNumber {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for PermitNumber {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<PermitNumber, D::Error> {
-        let text: std::borrow::Cow<'de, str> = serde::Deserialize::deserialize(d)?;
-        PermitNumber::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
+crate::codes::text_code_impls!(PermitNumber);
 
 #[cfg(test)]
 mod tests {

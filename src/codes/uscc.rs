@@ -287,30 +287,7 @@ impl std::str::FromStr for Uscc {
     }
 }
 
-impl std::fmt::Display for Uscc {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::fmt::Debug for Uscc {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Uscc({})", self.as_str())
-    }
-}
-
-impl serde::Serialize for Uscc {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Uscc {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Uscc, D::Error> {
-        let text: std::borrow::Cow<'de, str> = serde::Deserialize::deserialize(d)?;
-        Uscc::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
+crate::codes::text_code_impls!(Uscc);
 
 /// The GB 11714 check character for an 8-character organisation code body (`0-9A-Z`, upper
 /// case), `b'0'`–`b'9'` or `b'X'`, or `None` when a byte is outside `0-9A-Z`.

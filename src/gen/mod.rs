@@ -188,7 +188,7 @@ pub fn generate(
         }
     }
     generator.finish()?;
-    if options.permits % PROGRESS_EVERY_PERMITS != 0 || options.permits == 0 {
+    if !options.permits.is_multiple_of(PROGRESS_EVERY_PERMITS) || options.permits == 0 {
         on_progress(options.permits);
     }
     Ok(generator.stats)

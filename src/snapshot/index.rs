@@ -50,7 +50,7 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 pub struct ShapeError(pub String);
 
 fn table_mask(bytes: &[u8], slot_bytes: usize) -> Result<usize, ShapeError> {
-    if bytes.len() % slot_bytes != 0 {
+    if !bytes.len().is_multiple_of(slot_bytes) {
         return Err(ShapeError(format!(
             "{} bytes is not a whole number of slots",
             bytes.len()

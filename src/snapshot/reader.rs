@@ -97,7 +97,7 @@ impl<B: SnapshotBytes> SnapshotFile<B> {
     /// Checks the header of snapshot bytes already in memory.
     pub fn from_bytes(bytes: B) -> Result<SnapshotFile<B>, FormatError> {
         let header = Header::decode(bytes.bytes())?;
-        if bytes.bytes().as_ptr() as usize % 16 != 0 {
+        if !(bytes.bytes().as_ptr() as usize).is_multiple_of(16) {
             return Err(FormatError::Alignment);
         }
         Ok(SnapshotFile { bytes, header })
