@@ -6,6 +6,7 @@
 //! - [`codes`]: identifier algorithms: ISO 7064, the permit number, the unified social credit code.
 //! - [`catalog`]: the 40-industry catalogue (附件2) loaded from `data/catalog/` and validated.
 //! - [`domain`]: permits, single licences, their states and the rules that derive a permit's state.
+//! - [`answer`]: the JSON answer and the citizen page, rendered from one view of a permit.
 //! - [`event`]: the NDJSON change-feed events (`permitd gen` writes the same format).
 //! - [`feed`]: reading NDJSON feed files, line by line under limits, into a registry.
 //! - [`registry`]: the in-memory permit registry that events fold into, with their validation.
@@ -13,13 +14,16 @@
 //! - [`qr`]: the token a QR code carries after `/q/`.
 //! - [`snapshot`]: the immutable, memory-mapped rkyv snapshot file: build, open, verify, look up.
 //! - [`server`]: the resolver's HTTP interface on hyper 1.x.
+//! - [`export`]: the resolver's answers as static files and a Redis mass insert, to compare with.
 //!
 //! The domain modules (`codes`, `catalog`, `domain`) do no I/O.
 
+pub mod answer;
 pub mod catalog;
 pub mod codes;
 pub mod domain;
 pub mod event;
+pub mod export;
 pub mod feed;
 pub mod gen;
 pub mod limits;

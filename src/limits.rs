@@ -19,11 +19,13 @@ pub const SNAPSHOT_PERMITS_MAX: u64 = 50_000_000;
 pub const SNAPSHOT_SHARD_BYTES_MAX: usize = 1 << 30;
 /// Permits per shard when building; a shard is closed early if it would pass the byte limit.
 pub const SNAPSHOT_SHARD_PERMITS_MAX: usize = 1 << 19;
-/// Most shards in one snapshot; the shard table lives in the header page.
-pub const SNAPSHOT_SHARDS_MAX: usize = 128;
+/// Most shards in one snapshot; the shard table (40 bytes a shard) lives in the header page.
+pub const SNAPSHOT_SHARDS_MAX: usize = 96;
 
 /// Most TCP connections the resolver serves at once; more wait in the accept backlog.
 pub const CONNECTIONS_MAX: usize = 10_000;
+/// Most serving threads (one per core) the resolver starts.
+pub const SERVING_THREADS_MAX: usize = 64;
 /// Time a client has to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request head (request line + headers) the resolver reads, in bytes.

@@ -15,8 +15,9 @@ use permitd::codes::{describe_permit_number, describe_uscc, PermitNumber, Uscc};
 use permitd::domain::Date;
 use permitd::gen::{generate, GenOptions};
 use permitd::registry::Registry;
+use permitd::server::listener::{bind_reuseport, serve_per_core};
 use permitd::server::resolver::Clock;
-use permitd::server::{serve, Resolver, ServeOptions};
+use permitd::server::{Resolver, ServeOptions};
 use permitd::snapshot::{self, SnapshotFile};
 
 #[derive(Parser)]
@@ -64,6 +65,11 @@ enum Command {
         listen: SocketAddr,
         #[arg(long, default_value_t = 100_000)]
         permits: u64,
+    },
+    /// Writes what the resolver answers as files for other servers (see `permitd::export`).
+    Export {
+        #[command(subcommand)]
+        what: ExportCommand,
     },
     /// Checks an identifier: exit 0 when valid, 1 when invalid (reason on stderr).
     Check {
@@ -113,6 +119,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { what } => return check(what),
+        Command::Export { what } => export(what),
         Command::Gen {
             permits,
             seed,
@@ -330,54 +337,60 @@ fn run_server(data: &Path, listen: SocketAddr, on_ready: Option<OnReady>) -> any
     let path = snapshot::current_path(data)
         .with_context(|| format!("reading {}/CURRENT", data.display()))?;
     let file = SnapshotFile::open(&path)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One serving thread per core this process may run on (taskset narrows it).
+    let cores = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(permitd::limits::SERVING_THREADS_MAX);
+    let listeners = bind_reuseport(listen, cores).with_context(|| format!("binding {listen}"))?;
+    let addr = listeners[0].local_addr()?;
+    let resolver: Arc<Resolver> = Arc::new(Resolver::new(catalog, Clock::System));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+
+    // SIGTERM/SIGINT: the handlers are registered before serving starts, then waited on.
+    let signals = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
-        let resolver: Arc<Resolver> = Arc::new(Resolver::new(catalog, Clock::System));
-        let (failed_tx, mut failed_rx) = tokio::sync::oneshot::channel::<anyhow::Error>();
-        let loader = resolver.clone();
-        tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            match file.verify() {
-                Ok(snapshot) => {
-                    let (sequence, permits) = (snapshot.header().sequence, snapshot.len());
-                    let _ = loader.install(snapshot);
-                    eprintln!("permitd: snapshot {} verified in {:.2?}: sequence {sequence}, {permits} permits; ready", path.display(), started.elapsed());
-                    if let Some(on_ready) = on_ready {
-                        on_ready(&loader);
-                    }
-                }
-                Err(e) => {
-                    let _ = failed_tx.send(anyhow::anyhow!("snapshot {} refused: {e}", path.display()));
-                }
+    let mut terminate = signals.block_on(async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    })?;
+    let on_signal = stop.clone();
+    std::thread::spawn(move || {
+        signals.block_on(async {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
             }
         });
-        eprintln!("permitd: listening on http://{}", listener.local_addr()?);
-        let mut failure = None;
-        let shutdown = async {
-            tokio::select! {
-                () = shutdown_signal() => {}
-                Ok(e) = &mut failed_rx => failure = Some(e),
-            }
-        };
-        let drained = serve(listener, resolver, ServeOptions::default(), shutdown).await;
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        eprintln!("permitd: stopped ({drained:?})");
-        Ok(())
-    })
-}
+        let _ = on_signal.send(true);
+    });
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+    eprintln!("permitd: listening on http://{addr} ({cores} serving threads)");
+    // Verification runs beside the serving threads: /healthz answers, /readyz waits for it.
+    let (failed_tx, failed_rx) = std::sync::mpsc::channel::<anyhow::Error>();
+    let loader = resolver.clone();
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        match file.verify() {
+            Ok(snapshot) => {
+                let (sequence, permits) = (snapshot.header().sequence, snapshot.len());
+                let _ = loader.install(snapshot);
+                eprintln!("permitd: snapshot {} verified in {:.2?}: sequence {sequence}, {permits} permits; ready", path.display(), started.elapsed());
+                if let Some(on_ready) = on_ready {
+                    on_ready(&loader);
+                }
+            }
+            Err(e) => {
+                let _ = failed_tx.send(anyhow::anyhow!("snapshot {} refused: {e}", path.display()));
+                let _ = stop.send(true);
+            }
+        }
+    });
+    let drained = serve_per_core(listeners, resolver, ServeOptions::default(), stopped)?;
+    if let Ok(e) = failed_rx.try_recv() {
+        return Err(e);
     }
+    eprintln!("permitd: stopped ({drained:?})");
+    Ok(())
 }
 
 fn demo(data: &Path, listen: SocketAddr, permits: u64) -> anyhow::Result<()> {
@@ -444,4 +457,44 @@ fn demo(data: &Path, listen: SocketAddr, permits: u64) -> anyhow::Result<()> {
         println!("\nPress Ctrl-C to stop.");
     });
     run_server(data, listen, Some(on_ready))
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// The exact bodies of `GET /q/{number}` (JSON) and `GET /v1/permits/{number}` for every
+    /// permit, as OUT/q/{number} and OUT/v1/permits/{number} (an nginx root), plus a Redis
+    /// mass-insertion file for `redis-cli --pipe`. OUT must be new or empty.
+    Answers {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Export the first N permits only (default: all).
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+    },
+}
+
+fn export(what: ExportCommand) -> anyhow::Result<()> {
+    let ExportCommand::Answers { data, out, limit } = what;
+    let started = Instant::now();
+    let path = snapshot::current_path(&data)
+        .with_context(|| format!("reading {}/CURRENT", data.display()))?;
+    let snapshot = SnapshotFile::open(&path)?
+        .verify()
+        .with_context(|| format!("verifying {}", path.display()))?;
+    let resolver: Resolver = Resolver::new(Catalog::embedded()?, Clock::System);
+    let _ = resolver.install(snapshot);
+    let stats = permitd::export::export_answers(&resolver, &out, limit)?;
+    eprintln!(
+        "exported {} permits into {}: {} answer files ({} bytes), {} ({} bytes) in {:.1?}",
+        stats.permits,
+        out.display(),
+        stats.files,
+        stats.body_bytes,
+        permitd::export::REDIS_FILE,
+        stats.redis_bytes,
+        started.elapsed()
+    );
+    Ok(())
 }

@@ -7,6 +7,8 @@
 //! - Shutdown is a future passed in (SIGTERM/SIGINT in the binary): the listener stops accepting,
 //!   every open connection finishes its in-flight request and closes, and [`serve`] returns
 //!   within [`SHUTDOWN_GRACE`] at the latest.
+//! - [`serve_per_core`] runs one single-threaded runtime per core, each accepting on its own
+//!   `SO_REUSEPORT` socket ([`bind_reuseport`]): no work stealing, no cross-core wake-ups.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -60,6 +62,17 @@ pub async fn serve<B: SnapshotBytes>(
     shutdown: impl Future<Output = ()>,
 ) -> Drained {
     let slots = Arc::new(Semaphore::new(options.connections_max));
+    serve_with_slots(listener, resolver, &options, slots, shutdown).await
+}
+
+/// [`serve`] drawing connection slots from `slots`, shared by every listener of the process.
+pub async fn serve_with_slots<B: SnapshotBytes>(
+    listener: TcpListener,
+    resolver: Arc<Resolver<B>>,
+    options: &ServeOptions,
+    slots: Arc<Semaphore>,
+    shutdown: impl Future<Output = ()>,
+) -> Drained {
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -104,4 +117,81 @@ pub async fn serve<B: SnapshotBytes>(
         () = graceful.shutdown() => Drained::Cleanly,
         () = tokio::time::sleep(options.shutdown_grace) => Drained::TimedOut { open },
     }
+}
+
+/// `count` listening sockets on one address with `SO_REUSEPORT`, so the kernel spreads incoming
+/// connections over them. With port 0 the first socket picks the port and the others share it.
+///
+/// # Errors
+/// Whatever binding the address gives (in use, not permitted).
+pub fn bind_reuseport(
+    addr: std::net::SocketAddr,
+    count: usize,
+) -> std::io::Result<Vec<std::net::TcpListener>> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let mut listeners = Vec::with_capacity(count);
+    let mut addr = addr;
+    for _ in 0..count.max(1) {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(LISTEN_BACKLOG)?;
+        let listener: std::net::TcpListener = socket.into();
+        addr = listener.local_addr()?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+/// Pending connections the kernel queues per listening socket.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// Serves on every listener, each on its own thread with a single-threaded tokio runtime: one
+/// per core, nothing shared on the request path but the read-only resolver (and the connection
+/// slots at accept). Returns when `shutdown` turns true and every thread has drained.
+pub fn serve_per_core<B: SnapshotBytes>(
+    listeners: Vec<std::net::TcpListener>,
+    resolver: Arc<Resolver<B>>,
+    options: ServeOptions,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<Drained> {
+    let slots = Arc::new(Semaphore::new(options.connections_max));
+    let threads: Vec<_> = listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, listener)| {
+            let (resolver, slots, options) = (resolver.clone(), slots.clone(), options.clone());
+            let mut shutdown = shutdown.clone();
+            std::thread::Builder::new()
+                .name(format!("permitd-core-{i}"))
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    runtime.block_on(async move {
+                        let listener = TcpListener::from_std(listener)?;
+                        let stop = async move {
+                            let _ = shutdown.wait_for(|&stop| stop).await;
+                        };
+                        Ok(serve_with_slots(listener, resolver, &options, slots, stop).await)
+                    })
+                })
+        })
+        .collect::<std::io::Result<_>>()?;
+    let mut outcome = Drained::Cleanly;
+    for thread in threads {
+        let drained: std::io::Result<Drained> =
+            thread.join().expect("a serving thread does not panic");
+        if let Drained::TimedOut { open } = drained? {
+            outcome = match outcome {
+                Drained::TimedOut { open: before } => Drained::TimedOut {
+                    open: before + open,
+                },
+                Drained::Cleanly => Drained::TimedOut { open },
+            };
+        }
+    }
+    Ok(outcome)
 }

@@ -12,16 +12,17 @@ use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Method, Response, StatusCode};
 use memmap2::Mmap;
 
+use crate::answer::html;
+use crate::answer::json::{error_body, IndustryGuide, PermitView};
 use crate::catalog::Catalog;
 use crate::codes::PermitNumber;
 use crate::domain::permit::ArchivedPermit;
 use crate::domain::Date;
 use crate::limits::REQUEST_PATH_BYTES_MAX;
 use crate::qr::Token;
-use crate::server::html;
-use crate::server::json::{error_body, IndustryGuide, PermitView};
 use crate::server::negotiate::prefers_html;
 use crate::server::router::{route, Route};
+use crate::snapshot::index::Location;
 use crate::snapshot::{Snapshot, SnapshotBytes};
 
 pub type Body = Full<Bytes>;
@@ -182,8 +183,8 @@ impl<B: SnapshotBytes> Resolver<B> {
             Ok(n) => n,
             Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_number", &e.to_string()),
         };
-        match snapshot.get(&number) {
-            Some(permit) => self.answer(permit, None, snapshot.header().sequence, false),
+        match snapshot.locate(&number) {
+            Some(location) => self.answer(snapshot, location, None, false),
             None => error(
                 StatusCode::NOT_FOUND,
                 "permit_not_found",
@@ -197,7 +198,6 @@ impl<B: SnapshotBytes> Resolver<B> {
         let Some(snapshot) = self.snapshot.get() else {
             return with_page(not_ready(), html, "无法验证", "服务正在启动，请稍后再扫。");
         };
-        let sequence = snapshot.header().sequence;
         // Scanned codes are case-insensitive (QR alphanumeric mode is upper case only).
         let mut upper = [0u8; 16];
         let looks_like_number = text.len() == 16
@@ -211,8 +211,8 @@ impl<B: SnapshotBytes> Resolver<B> {
             let text = std::str::from_utf8(&upper).expect("ASCII stays UTF-8");
             match PermitNumber::parse(text) {
                 Ok(number) => {
-                    return match snapshot.get(&number) {
-                        Some(permit) => self.answer(permit, None, sequence, html),
+                    return match snapshot.locate(&number) {
+                        Some(location) => self.answer(snapshot, location, None, html),
                         None => with_page(
                             error(
                                 StatusCode::NOT_FOUND,
@@ -253,8 +253,8 @@ impl<B: SnapshotBytes> Resolver<B> {
                 "二维码内容无法识别，可能已损坏或被篡改。",
             );
         };
-        match snapshot.get_by_token(&token) {
-            Some((permit, version)) => self.answer(permit, Some(version), sequence, html),
+        match snapshot.locate_token(&token) {
+            Some((location, version)) => self.answer(snapshot, location, Some(version), html),
             None => with_page(
                 error(
                     StatusCode::NOT_FOUND,
@@ -268,14 +268,46 @@ impl<B: SnapshotBytes> Resolver<B> {
         }
     }
 
+    /// The answer for the record at `location`, as the version `scanned` (a QR token's) sees
+    /// it. The current version's JSON is served from the snapshot's pre-rendered bytes while
+    /// they hold; everything else is rendered here.
     fn answer(
+        &self,
+        snapshot: &Snapshot<B>,
+        location: Location,
+        scanned: Option<u32>,
+        html: bool,
+    ) -> Response<Body> {
+        let Some(permit) = snapshot.record(location) else {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "index and records disagree",
+            );
+        };
+        // A token naming the current version is a scan of the current permit.
+        let scanned = scanned.filter(|&v| v != permit.version());
+        let today = self.clock.today();
+        if !html && scanned.is_none() {
+            if let Some(answer) = snapshot.answer(location) {
+                if answer.holds_on(snapshot.header().answers_as_of, today) {
+                    let body = Bytes::copy_from_slice(answer.body);
+                    return respond_with(StatusCode::OK, JSON, NO_STORE, body);
+                }
+            }
+        }
+        self.render(permit, scanned, today, snapshot.header().sequence, html)
+    }
+
+    fn render(
         &self,
         permit: &ArchivedPermit,
         scanned: Option<u32>,
+        today: Date,
         sequence: u64,
         html: bool,
     ) -> Response<Body> {
-        let view = PermitView::new(permit, scanned, &self.catalog, self.clock.today(), sequence);
+        let view = PermitView::new(permit, scanned, &self.catalog, today, sequence);
         if html {
             respond_with(
                 StatusCode::OK,

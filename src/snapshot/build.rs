@@ -12,11 +12,14 @@ use std::path::{Path, PathBuf};
 
 use rkyv::util::AlignedVec;
 
-use crate::domain::Permit;
+use crate::answer::{answer_valid_through, PermitView};
+use crate::catalog::Catalog;
+use crate::domain::{Date, Permit};
 use crate::limits::{
     SNAPSHOT_PERMITS_MAX, SNAPSHOT_SHARDS_MAX, SNAPSHOT_SHARD_BYTES_MAX, SNAPSHOT_SHARD_PERMITS_MAX,
 };
 use crate::qr::Token;
+use crate::snapshot::answers::AnswersWriter;
 use crate::snapshot::format::{page_align, Header, Section, ShardEntry, HEADER_BYTES};
 use crate::snapshot::index::{build_number_index, build_token_index, Location};
 
@@ -36,6 +39,20 @@ pub enum BuildError {
     Serialize(String),
     #[error("permits are not in strictly increasing number order at {number}")]
     Order { number: String },
+    #[error("the embedded catalogue does not load: {0}")]
+    Catalog(String),
+}
+
+/// What the pre-rendered answers are rendered with: the catalogue (licence names, departments)
+/// and the date they are rendered for.
+#[derive(Clone, Copy)]
+pub struct Rendering<'a> {
+    pub catalog: &'a Catalog,
+    pub as_of: Date,
+}
+
+fn embedded_catalog() -> Result<Catalog, BuildError> {
+    Catalog::embedded().map_err(|e| BuildError::Catalog(e.to_string()))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +70,8 @@ pub fn snapshot_file_name(sequence: u64) -> String {
 }
 
 /// Writes `permits` (sorted by number, distinct) as the snapshot covering `sequence` into
-/// `data_dir`, then points `CURRENT` at it. Returns the new file's path.
+/// `data_dir`, then points `CURRENT` at it, with answers rendered for today by the embedded
+/// catalogue. Returns the new file's path.
 ///
 /// # Errors
 /// [`BuildError`] on I/O failure or when the permits exceed a limit; nothing is published then.
@@ -62,13 +80,28 @@ pub fn publish(
     permits: &[Permit],
     sequence: u64,
 ) -> Result<(PathBuf, BuildStats), BuildError> {
+    let catalog = embedded_catalog()?;
+    let rendering = Rendering {
+        catalog: &catalog,
+        as_of: Date::today_in_beijing(),
+    };
+    publish_with(data_dir, permits, sequence, &rendering)
+}
+
+/// [`publish`] with explicit rendering.
+pub fn publish_with(
+    data_dir: &Path,
+    permits: &[Permit],
+    sequence: u64,
+    rendering: &Rendering<'_>,
+) -> Result<(PathBuf, BuildStats), BuildError> {
     fs::create_dir_all(data_dir)?;
     let name = snapshot_file_name(sequence);
     let path = data_dir.join(&name);
     let temporary = data_dir.join(format!(".{name}.tmp"));
     let stats = {
         let mut file = File::create(&temporary)?;
-        let stats = write(&mut file, permits, sequence)?;
+        let stats = write(&mut file, permits, sequence, rendering)?;
         file.sync_all()?;
         stats
     };
@@ -103,8 +136,22 @@ pub fn current_path(data_dir: &Path) -> io::Result<PathBuf> {
 
 /// Serializes `permits` into memory: the same bytes [`publish`] writes, for tests and benches.
 pub fn to_bytes(permits: &[Permit], sequence: u64) -> Result<AlignedVec, BuildError> {
+    let catalog = embedded_catalog()?;
+    let rendering = Rendering {
+        catalog: &catalog,
+        as_of: Date::today_in_beijing(),
+    };
+    to_bytes_with(permits, sequence, &rendering)
+}
+
+/// [`to_bytes`] with explicit rendering (tests render for a fixed date).
+pub fn to_bytes_with(
+    permits: &[Permit],
+    sequence: u64,
+    rendering: &Rendering<'_>,
+) -> Result<AlignedVec, BuildError> {
     let mut cursor = io::Cursor::new(Vec::new());
-    write(&mut cursor, permits, sequence)?;
+    write(&mut cursor, permits, sequence, rendering)?;
     let mut aligned = AlignedVec::with_capacity(cursor.get_ref().len());
     aligned.extend_from_slice(cursor.get_ref());
     Ok(aligned)
@@ -115,8 +162,15 @@ pub fn write<W: Write + Seek>(
     out: &mut W,
     permits: &[Permit],
     sequence: u64,
+    rendering: &Rendering<'_>,
 ) -> Result<BuildStats, BuildError> {
-    write_sharded(out, permits, sequence, SNAPSHOT_SHARD_PERMITS_MAX)
+    write_sharded(
+        out,
+        permits,
+        sequence,
+        rendering,
+        SNAPSHOT_SHARD_PERMITS_MAX,
+    )
 }
 
 /// [`write`] with shards of at most `shard_permits_max` permits (tests use small shards).
@@ -124,6 +178,7 @@ pub(crate) fn write_sharded<W: Write + Seek>(
     out: &mut W,
     permits: &[Permit],
     sequence: u64,
+    rendering: &Rendering<'_>,
     shard_permits_max: usize,
 ) -> Result<BuildStats, BuildError> {
     if permits.len() as u64 > SNAPSHOT_PERMITS_MAX {
@@ -153,22 +208,25 @@ pub(crate) fn write_sharded<W: Write + Seek>(
     let mut pending = chunks.into_iter();
     while let (Some(first), second) = (pending.next(), pending.next()) {
         let (first_out, second_out) = std::thread::scope(|scope| {
-            let handle = second.map(|range| scope.spawn(move || serialize_fitting(permits, range)));
-            let first_out = serialize_fitting(permits, first);
+            let shard = |range| serialize_fitting(permits, range, rendering, sequence);
+            let handle = second.map(|range| scope.spawn(move || shard(range)));
+            let first_out = shard(first);
             (
                 first_out,
                 handle.map(|h| h.join().expect("serializer thread does not panic")),
             )
         });
         for parts in std::iter::once(first_out).chain(second_out) {
-            for (range, archive) in parts? {
+            for (range, archive, answers) in parts? {
                 if shards.len() == SNAPSHOT_SHARDS_MAX {
                     return Err(BuildError::TooManyShards);
                 }
-                let section = body.append_page_aligned(&archive)?;
+                let section = body.append_page_aligned(&[&archive])?;
+                let answers = body.append_page_aligned(&answers.parts())?;
                 shards.push(ShardEntry {
                     section,
                     permits: range.len() as u64,
+                    answers,
                 });
                 shard_ranges.push(range);
             }
@@ -196,8 +254,8 @@ pub(crate) fn write_sharded<W: Write + Seek>(
             }
         }
     }
-    let number_index = body.append_page_aligned(&build_number_index(&number_entries))?;
-    let token_index = body.append_page_aligned(&build_token_index(&token_entries))?;
+    let number_index = body.append_page_aligned(&[&build_number_index(&number_entries)])?;
+    let token_index = body.append_page_aligned(&[&build_token_index(&token_entries)])?;
 
     let header = Header {
         sequence,
@@ -210,6 +268,7 @@ pub(crate) fn write_sharded<W: Write + Seek>(
         token_index,
         body_checksum: *body.hasher.finalize().as_bytes(),
         shards,
+        answers_as_of: rendering.as_of,
     };
     let out = body.out.into_inner().map_err(|e| e.into_error())?;
     out.seek(SeekFrom::Start(0))?;
@@ -233,17 +292,22 @@ struct BodyWriter<W: Write> {
 }
 
 impl<W: Write> BodyWriter<W> {
-    fn append_page_aligned(&mut self, bytes: &[u8]) -> io::Result<Section> {
+    /// Appends `parts` back to back as one section.
+    fn append_page_aligned(&mut self, parts: &[&[u8]]) -> io::Result<Section> {
         let aligned = page_align(self.offset);
         let padding = vec![0u8; (aligned - self.offset) as usize];
         self.out.write_all(&padding)?;
         self.hasher.update(&padding);
-        self.out.write_all(bytes)?;
-        self.hasher.update(bytes);
-        self.offset = aligned + bytes.len() as u64;
+        let mut bytes = 0u64;
+        for part in parts {
+            self.out.write_all(part)?;
+            self.hasher.update(part);
+            bytes += part.len() as u64;
+        }
+        self.offset = aligned + bytes;
         Ok(Section {
             offset: aligned,
-            bytes: bytes.len() as u64,
+            bytes,
         })
     }
 }
@@ -284,11 +348,17 @@ where
     }
 }
 
-/// Serializes `permits[range]` as one shard, or as several if it passes the shard byte limit.
+/// A shard: its permits' range, its rkyv archive, and its pre-rendered answers.
+type Shard = (Range<usize>, AlignedVec, AnswersWriter);
+
+/// Serializes `permits[range]` as one shard with its answers, or as several shards if it passes
+/// the shard byte limit.
 fn serialize_fitting(
     permits: &[Permit],
     range: Range<usize>,
-) -> Result<Vec<(Range<usize>, AlignedVec)>, BuildError> {
+    rendering: &Rendering<'_>,
+    sequence: u64,
+) -> Result<Vec<Shard>, BuildError> {
     // ~500 bytes a permit: reserving up front saves re-copying a growing buffer.
     let estimate = (range.len() * 512).min(SNAPSHOT_SHARD_BYTES_MAX);
     let archive = rkyv::api::high::to_bytes_in::<_, rkyv::rancor::Error>(
@@ -296,17 +366,34 @@ fn serialize_fitting(
         AlignedVec::with_capacity(estimate),
     )
     .map_err(|e| BuildError::Serialize(e.to_string()))?;
-    if archive.len() <= SNAPSHOT_SHARD_BYTES_MAX {
-        return Ok(vec![(range, archive)]);
+    if archive.len() > SNAPSHOT_SHARD_BYTES_MAX {
+        if range.len() == 1 {
+            return Err(BuildError::PermitTooLarge {
+                number: permits[range.start].number.to_string(),
+            });
+        }
+        drop(archive);
+        let middle = range.start + range.len() / 2;
+        let mut parts = serialize_fitting(permits, range.start..middle, rendering, sequence)?;
+        parts.extend(serialize_fitting(
+            permits,
+            middle..range.end,
+            rendering,
+            sequence,
+        )?);
+        return Ok(parts);
     }
-    if range.len() == 1 {
-        return Err(BuildError::PermitTooLarge {
-            number: permits[range.start].number.to_string(),
-        });
+    // Render from the archive just written: the answers read exactly what the resolver reads.
+    let archived =
+        rkyv::access::<crate::snapshot::reader::ArchivedShard, rkyv::rancor::Error>(&archive)
+            .map_err(|e| BuildError::Serialize(e.to_string()))?;
+    let mut answers = AnswersWriter::with_capacity(range.len(), range.len() * 1536);
+    for permit in archived.iter() {
+        let view = PermitView::new(permit, None, rendering.catalog, rendering.as_of, sequence);
+        answers.push(
+            &view.to_json(),
+            answer_valid_through(permit, rendering.as_of),
+        );
     }
-    drop(archive);
-    let middle = range.start + range.len() / 2;
-    let mut parts = serialize_fitting(permits, range.start..middle)?;
-    parts.extend(serialize_fitting(permits, middle..range.end)?);
-    Ok(parts)
+    Ok(vec![(range, archive, answers)])
 }

@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! offset 0      header page (HEADER_BYTES): fields below, shard table, header checksum
-//! page-aligned  shard 0: an rkyv archive of `Shard { permits }`, 32-bit relative pointers
-//! page-aligned  shard 1 …
+//! page-aligned  shard 0: an rkyv archive of the shard's permits, 32-bit relative pointers
+//! page-aligned  answers 0: shard 0's pre-rendered JSON answers (see `answers.rs`)
+//! page-aligned  shard 1, answers 1 …
 //! page-aligned  number index: open-addressing slots, permit number key → (shard, position)
 //! page-aligned  token index: open-addressing slots, QR token → (shard, position, version)
 //! ```
@@ -31,21 +32,22 @@
 //! | 64 | 16 | number index: offset, bytes |
 //! | 80 | 16 | token index: offset, bytes |
 //! | 96 | 4 | shard count |
-//! | 100 | 4 | reserved, zero |
+//! | 100 | 4 | date the answers were rendered for, days since 1970-01-01 |
 //! | 104 | 32 | blake3 of bytes `HEADER_BYTES..file bytes` (the body) |
-//! | 136 | 24 × n | shard table: offset, bytes, permits |
+//! | 136 | 40 × n | shard table: offset, bytes, permits, answers offset, answers bytes |
 //! | 4064 | 32 | blake3 of header bytes `0..4064` |
 
+use crate::domain::Date;
 use crate::limits::{SNAPSHOT_PERMITS_MAX, SNAPSHOT_SHARDS_MAX, SNAPSHOT_SHARD_BYTES_MAX};
 
 pub const MAGIC: [u8; 8] = *b"PERMITDS";
 /// Bumped on any change of layout or of the archived types.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 pub const HEADER_BYTES: usize = 4096;
 /// Every section starts on a page boundary, so a mapped section is page- and 16-byte aligned.
 pub const PAGE_BYTES: u64 = 4096;
 const SHARD_TABLE_OFFSET: usize = 136;
-const SHARD_ENTRY_BYTES: usize = 24;
+const SHARD_ENTRY_BYTES: usize = 40;
 const HEADER_CHECKSUM_OFFSET: usize = HEADER_BYTES - 32;
 
 const _: () =
@@ -70,8 +72,11 @@ impl Section {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShardEntry {
+    /// The rkyv archive of the shard's permits.
     pub section: Section,
     pub permits: u64,
+    /// The shard's pre-rendered answers (see [`crate::snapshot::answers`]), right after it.
+    pub answers: Section,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +90,9 @@ pub struct Header {
     pub number_index: Section,
     pub token_index: Section,
     pub shards: Vec<ShardEntry>,
+    /// The date the pre-rendered answers were rendered for (they hold from it through each
+    /// answer's valid-through date).
+    pub answers_as_of: Date,
     pub body_checksum: [u8; 32],
 }
 
@@ -152,12 +160,15 @@ impl Header {
         page[80..88].copy_from_slice(&self.token_index.offset.to_le_bytes());
         page[88..96].copy_from_slice(&self.token_index.bytes.to_le_bytes());
         page[96..100].copy_from_slice(&(self.shards.len() as u32).to_le_bytes());
+        page[100..104].copy_from_slice(&self.answers_as_of.days_since_epoch().to_le_bytes());
         page[104..136].copy_from_slice(&self.body_checksum);
         for (i, shard) in self.shards.iter().enumerate() {
             let at = SHARD_TABLE_OFFSET + i * SHARD_ENTRY_BYTES;
             page[at..at + 8].copy_from_slice(&shard.section.offset.to_le_bytes());
             page[at + 8..at + 16].copy_from_slice(&shard.section.bytes.to_le_bytes());
             page[at + 16..at + 24].copy_from_slice(&shard.permits.to_le_bytes());
+            page[at + 24..at + 32].copy_from_slice(&shard.answers.offset.to_le_bytes());
+            page[at + 32..at + 40].copy_from_slice(&shard.answers.bytes.to_le_bytes());
         }
         let checksum = blake3::hash(&page[..HEADER_CHECKSUM_OFFSET]);
         page[HEADER_CHECKSUM_OFFSET..].copy_from_slice(checksum.as_bytes());
@@ -220,6 +231,10 @@ impl Header {
                         bytes: u64_at(page, at + 8),
                     },
                     permits: u64_at(page, at + 16),
+                    answers: Section {
+                        offset: u64_at(page, at + 24),
+                        bytes: u64_at(page, at + 32),
+                    },
                 }
             })
             .collect();
@@ -239,6 +254,7 @@ impl Header {
                 bytes: u64_at(page, 88),
             },
             shards,
+            answers_as_of: Date::from_days_since_epoch(u32_at(page, 100) as i32),
             body_checksum: page[104..136].try_into().expect("32 bytes"),
         };
         header.check_layout()?;
@@ -258,12 +274,16 @@ impl Header {
         }
         let mut cursor = HEADER_BYTES as u64;
         let mut shard_permits: u64 = 0;
-        let named = self.shards.iter().map(|s| ("shard", s.section)).chain([
-            ("number_index", self.number_index),
-            ("token_index", self.token_index),
-        ]);
+        let named = self
+            .shards
+            .iter()
+            .flat_map(|s| [("shard", s.section), ("shard_answers", s.answers)])
+            .chain([
+                ("number_index", self.number_index),
+                ("token_index", self.token_index),
+            ]);
         for (name, section) in named {
-            if section.offset % PAGE_BYTES != 0 || section.offset < cursor {
+            if !section.offset.is_multiple_of(PAGE_BYTES) || section.offset < cursor {
                 return Err(field(name, format!("offset {} misplaced", section.offset)));
             }
             if section.end() > self.file_bytes || section.end() < section.offset {

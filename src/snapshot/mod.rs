@@ -3,6 +3,7 @@
 //!
 //! - [`format`](mod@format): the file layout and header page; why the records are sharded.
 //! - [`index`]: the number and token indexes (open-addressing slot tables).
+//! - [`answers`]: each shard's pre-rendered JSON answers.
 //! - [`build`]: writing a snapshot and publishing it with `CURRENT`.
 //! - [`reader`]: opening (O(1), header only), verifying (checksum + rkyv validation + index
 //!   cross-check) and reading. The only module with `unsafe`.
@@ -10,6 +11,7 @@
 //! The request path reads a [`Snapshot`]; it never writes one. Only `permitd snapshot build` (and
 //! later the writer) creates snapshot files.
 
+pub mod answers;
 pub mod build;
 pub mod format;
 pub mod index;

@@ -22,6 +22,7 @@ use rkyv::vec::ArchivedVec;
 use crate::codes::PermitNumber;
 use crate::domain::permit::ArchivedPermit;
 use crate::qr::Token;
+use crate::snapshot::answers::{Answer, Answers};
 use crate::snapshot::format::{FormatError, Header, HEADER_BYTES};
 use crate::snapshot::index::{Location, NumberIndex, TokenIndex};
 
@@ -156,11 +157,24 @@ impl<B: SnapshotBytes> SnapshotFile<B> {
                     ),
                 });
             }
+            let answers_bytes = &bytes[self.header.shards[shard].answers.range()];
+            let answers = Answers::new(answers_bytes, archived.len())
+                .map_err(|why| FormatError::Shard { shard, why })?;
+            if let Some(bad) = (0..archived.len()).find(|&i| answers.get(i).is_none()) {
+                let why = format!("answer {bad} points outside its section");
+                return Err(FormatError::Shard { shard, why });
+            }
             Ok(())
         };
         run_on_two_threads(shard_ranges.len(), &validate)?;
 
         let snapshot = Snapshot {
+            answer_ranges: self
+                .header
+                .shards
+                .iter()
+                .map(|s| s.answers.range())
+                .collect(),
             number_index: self.header.number_index.range(),
             token_index: self.header.token_index.range(),
             shard_ranges,
@@ -190,6 +204,7 @@ pub struct Snapshot<B: SnapshotBytes = Mmap> {
     bytes: B,
     header: Header,
     shard_ranges: Vec<Range<usize>>,
+    answer_ranges: Vec<Range<usize>>,
     number_index: Range<usize>,
     token_index: Range<usize>,
 }
@@ -221,8 +236,21 @@ impl<B: SnapshotBytes> Snapshot<B> {
         Some(unsafe { rkyv::access_unchecked::<ArchivedShard>(&self.bytes.bytes()[range]) })
     }
 
-    fn at(&self, location: Location) -> Option<&ArchivedPermit> {
+    /// The record at `location`.
+    #[inline]
+    pub fn record(&self, location: Location) -> Option<&ArchivedPermit> {
         self.shard(location.shard as usize)?
+            .get(location.position as usize)
+    }
+
+    /// The pre-rendered JSON answer of the record at `location` (its current version).
+    #[inline]
+    pub fn answer(&self, location: Location) -> Option<Answer<'_>> {
+        let shard = location.shard as usize;
+        let range = self.answer_ranges.get(shard)?.clone();
+        let count = self.header.shards[shard].permits as usize;
+        Answers::new(&self.bytes.bytes()[range], count)
+            .ok()?
             .get(location.position as usize)
     }
 
@@ -236,20 +264,29 @@ impl<B: SnapshotBytes> Snapshot<B> {
             .expect("shape checked in verify")
     }
 
+    /// Where the record of `number` is. Verification proved the index agrees with the records.
+    #[inline]
+    pub fn locate(&self, number: &PermitNumber) -> Option<Location> {
+        self.numbers().get(number.key())
+    }
+
+    /// Where the record a QR token names is, and which version it names.
+    #[inline]
+    pub fn locate_token(&self, token: &Token) -> Option<(Location, u32)> {
+        self.tokens().get(token)
+    }
+
     /// The current version of `number`.
     #[inline]
     pub fn get(&self, number: &PermitNumber) -> Option<&ArchivedPermit> {
-        let key = number.key();
-        let permit = self.at(self.numbers().get(key)?)?;
-        // Verification proved index and records agree; this guards the invariant cheaply.
-        (permit.number.key() == key).then_some(permit)
+        self.record(self.locate(number)?)
     }
 
     /// The permit and the version a QR token names.
     #[inline]
     pub fn get_by_token(&self, token: &Token) -> Option<(&ArchivedPermit, u32)> {
-        let (location, version) = self.tokens().get(token)?;
-        Some((self.at(location)?, version))
+        let (location, version) = self.locate_token(token)?;
+        Some((self.record(location)?, version))
     }
 
     /// Every permit, in permit-number order.

@@ -213,7 +213,13 @@ fn permits_spread_over_many_shards_are_all_found() {
     // right shard, and verification covers each shard.
     let permits = sample(1000);
     let mut cursor = std::io::Cursor::new(Vec::new());
-    let stats = crate::snapshot::build::write_sharded(&mut cursor, &permits, 9, 64).unwrap();
+    let catalog = crate::catalog::Catalog::embedded().unwrap();
+    let rendering = crate::snapshot::build::Rendering {
+        catalog: &catalog,
+        as_of: Date::from_ymd(2026, 6, 15).unwrap(),
+    };
+    let stats =
+        crate::snapshot::build::write_sharded(&mut cursor, &permits, 9, &rendering, 64).unwrap();
     assert_eq!(stats.shards, 16);
     let snapshot = open(copy(cursor.get_ref())).unwrap();
     assert_eq!(snapshot.shard_count(), 16);
@@ -223,4 +229,71 @@ fn permits_spread_over_many_shards_are_all_found() {
             p.number.as_str()
         );
     }
+}
+
+#[test]
+fn pre_rendered_answers_equal_fresh_renderings_while_they_hold() {
+    // The bytes stored at build time are exactly what rendering would give on any date inside
+    // each answer's window, and the window ends exactly when the state would change.
+    use crate::answer::PermitView;
+    use crate::catalog::Catalog;
+    use crate::gen::{generate, GenOptions};
+    use crate::registry::Registry;
+    use crate::snapshot::build::{to_bytes_with, Rendering};
+
+    let catalog = Catalog::embedded().unwrap();
+    let as_of = Date::from_ymd(2026, 6, 15).unwrap();
+    let mut feed = Vec::new();
+    generate(
+        &catalog,
+        &GenOptions {
+            permits: 3000,
+            seed: 9,
+            as_of,
+        },
+        &mut feed,
+        &mut |_| {},
+    )
+    .unwrap();
+    let mut registry = Registry::new(&catalog);
+    crate::feed::fold(&mut registry, &feed[..], &mut |_| {}).unwrap();
+    let sequence = registry.sequence();
+    let permits = registry.into_sorted();
+    let rendering = Rendering {
+        catalog: &catalog,
+        as_of,
+    };
+    let snapshot = open(to_bytes_with(&permits, sequence, &rendering).unwrap()).unwrap();
+    assert_eq!(snapshot.header().answers_as_of, as_of);
+    let (mut held, mut expired) = (0, 0);
+    for permit in &permits {
+        let location = snapshot.locate(&permit.number).unwrap();
+        let record = snapshot.record(location).unwrap();
+        let answer = snapshot.answer(location).unwrap();
+        for days in [0, 1, 30, 200, 800, 4000] {
+            let today = as_of.add_days(days);
+            let fresh = PermitView::new(record, None, &catalog, today, sequence).to_json();
+            if answer.holds_on(as_of, today) {
+                held += 1;
+                assert_eq!(answer.body, &fresh[..], "{} on {today}", permit.number);
+            } else {
+                expired += 1;
+                // Past the window the state (or a licence's state) has moved on.
+                assert_ne!(answer.body, &fresh[..], "{} on {today}", permit.number);
+            }
+        }
+        let end = answer.valid_through;
+        if let Some(end) = end {
+            let before = PermitView::new(record, None, &catalog, end, sequence).to_json();
+            let after =
+                PermitView::new(record, None, &catalog, end.add_days(1), sequence).to_json();
+            assert_eq!(answer.body, &before[..]);
+            assert_ne!(
+                before, after,
+                "{}: the state changes the day after {end}",
+                permit.number
+            );
+        }
+    }
+    assert!(held > 0 && expired > 0, "held {held}, expired {expired}");
 }

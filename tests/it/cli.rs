@@ -133,16 +133,18 @@ fn serve_answers_then_drains_and_exits_0_on_sigterm() {
             "--listen",
             "127.0.0.1:0",
         ])
+        .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut guard = KillOnDrop(Some(child.id()));
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut addr = None;
     let mut ready = false;
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.split("listening on http://").nth(1) {
-            addr = Some(rest.trim().to_owned());
+            addr = rest.split_whitespace().next().map(str::to_owned);
         }
         if line.contains("ready") {
             ready = true;
@@ -174,5 +176,19 @@ fn serve_answers_then_drains_and_exits_0_on_sigterm() {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
+    guard.0 = None;
     assert_eq!(status.code(), Some(0));
+}
+
+/// Kills a child process if the test fails before it exits, so no server outlives its test.
+struct KillOnDrop(Option<u32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
 }

@@ -11,7 +11,7 @@ use permitd::registry::Registry;
 use permitd::server::listener::Drained;
 use permitd::server::resolver::Clock;
 use permitd::server::{serve, Resolver, ServeOptions};
-use permitd::snapshot::build::to_bytes;
+use permitd::snapshot::build::{to_bytes_with, Rendering};
 use permitd::snapshot::SnapshotFile;
 use rkyv::util::AlignedVec;
 
@@ -58,7 +58,12 @@ impl TestServer {
     /// A ready server over `count` generated permits.
     pub fn start(count: u64) -> TestServer {
         let (permits, sequence) = generated_permits(count, 7);
-        let bytes = to_bytes(&permits, sequence).unwrap();
+        let catalog = Catalog::embedded().unwrap();
+        let rendering = Rendering {
+            catalog: &catalog,
+            as_of: as_of(),
+        };
+        let bytes = to_bytes_with(&permits, sequence, &rendering).unwrap();
         let snapshot = SnapshotFile::from_bytes(bytes).unwrap().verify().unwrap();
         let resolver = Arc::new(Resolver::new(
             Catalog::embedded().unwrap(),

@@ -24,9 +24,15 @@ pub struct PermitView<'a> {
     /// 未许可事项: covered licences not yet granted.
     pub unpermitted_items: Vec<LicenceRef<'a>>,
     pub superseded_versions: Vec<SupersededView>,
-    /// The date (Beijing) the state was evaluated for.
-    pub evaluated_on: String,
+    /// The last date this answer holds as it is unless a department reports a change: the first
+    /// end date, from today on, of a licence not already void (the next day it shows as lapsed).
+    /// `null`: no date ahead changes it. Like OCSP's nextUpdate.
+    pub answer_valid_through: Option<String>,
     pub snapshot_sequence: u64,
+    /// The date (Beijing) the state was evaluated for: shown on the page, not in the JSON, whose
+    /// bytes are rendered once per snapshot and stay true through `answer_valid_through`.
+    #[serde(skip)]
+    pub evaluated_on: Date,
 }
 
 #[derive(Serialize)]
@@ -197,14 +203,28 @@ impl<'a> PermitView<'a> {
                     issued_on: v.issued_on.to_date().to_string(),
                 })
                 .collect(),
-            evaluated_on: today.to_string(),
+            answer_valid_through: answer_valid_through(permit, today).map(|d| d.to_string()),
             snapshot_sequence,
+            evaluated_on: today,
         }
     }
 
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a view of strings and numbers always serializes")
     }
+}
+
+/// The last date on which an answer for `permit` (any version scanned) stays as it is at `today` when
+/// only the calendar moves: the earliest end date, on or after today, of a licence not already
+/// cancelled, revoked, withdrawn or lapsed (the day after it, that licence shows as lapsed and the
+/// permit as void). `None` when no date ahead can change it.
+pub fn answer_valid_through(permit: &ArchivedPermit, today: Date) -> Option<Date> {
+    permit
+        .licence_facts()
+        .filter(|l| !l.state.voids_permit())
+        .filter_map(|l| l.valid_until)
+        .filter(|&end| end >= today)
+        .min()
 }
 
 impl StateView {

@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use crate::server::json::PermitView;
+use crate::answer::json::PermitView;
 
 const STYLE: &str = "body{margin:0;font:16px/1.5 system-ui,-apple-system,'PingFang SC','Noto Sans CJK SC','Microsoft YaHei',sans-serif;background:#f4f5f7;color:#1d1d1f}\
 main{max-width:40rem;margin:0 auto;padding:0 0 2rem}\

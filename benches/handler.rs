@@ -1,0 +1,350 @@
+//! One full request → response in process, no socket: `Resolver::respond` over a verified
+//! in-memory snapshot (`snapshot::build::to_bytes` → `SnapshotFile::from_bytes(..).verify()`),
+//! with the body consumed by polling it once with a no-op waker. Routes: QR scan by permit number
+//! (JSON and the HTML page), QR scan by token, the JSON lookup, a malformed number (400), an
+//! unknown number (404) and an industry guide. Baseline, in the same run: the floor, a minimal
+//! `Response::new(Full::new(Bytes::from_static(b"ok")))` consumed the same way; each route is
+//! printed as a multiple of it.
+//!
+//! The binary counts heap allocations with a counting `#[global_allocator]` around
+//! `std::alloc::System` (one relaxed atomic add per allocation, in every benchmark alike, the
+//! floor included), and prints allocations and bytes allocated per request for each route.
+//!
+//! The resolver's clock is fixed to today in Beijing, the date `to_bytes` renders any
+//! pre-rendered answers for, so the JSON routes take the path production takes today.
+//! `permit_json_rendered` asks the same on a resolver whose clock is a day earlier, where no
+//! pre-rendered answer holds, so the answer is rendered per request.
+//!
+//! `PERMITD_BENCH_PERMITS` sets the data set size (default 100,000).
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+
+use bytes::Bytes;
+use criterion::{criterion_group, Criterion};
+use http_body_util::Full;
+use hyper::body::Body as _;
+use hyper::{Method, Response, StatusCode};
+use rkyv::util::AlignedVec;
+
+use permitd::catalog::Catalog;
+use permitd::codes::PermitNumber;
+use permitd::domain::{Date, Permit};
+use permitd::server::resolver::Clock;
+use permitd::server::Resolver;
+use permitd::snapshot::{self, SnapshotFile};
+
+use common::Estimates;
+
+const DEFAULT_PERMITS: u64 = 100_000;
+/// Distinct permits the permit routes rotate over.
+const KEYS: usize = 1 << 12;
+/// Requests per route in the allocation count.
+const COUNTED_REQUESTS: u64 = 4096;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+static ALLOCATED_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// `System`, counting every allocation (and reallocation) and the bytes asked for.
+struct Counting;
+
+// SAFETY: every call is forwarded unchanged to `System`, which upholds `GlobalAlloc`'s contract.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size());
+        // SAFETY: the caller's obligations for `alloc` are passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size());
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with `layout`, through this allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size);
+        // SAFETY: as for `dealloc`; `new_size` is the caller's, checked by its contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[inline]
+fn count(bytes: usize) {
+    ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    ALLOCATED_BYTES.fetch_add(bytes as u64, Ordering::Relaxed);
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Consumes a response the cheap synchronous way: `Full` yields its one data frame on the first
+/// poll, so a no-op waker is all it needs. Returns status and body length.
+fn consume(response: Response<Full<Bytes>>) -> (StatusCode, usize) {
+    let status = response.status();
+    let mut body = response.into_body();
+    let mut context = Context::from_waker(Waker::noop());
+    let mut length = 0;
+    while let Poll::Ready(Some(frame)) = Pin::new(&mut body).poll_frame(&mut context) {
+        let Ok(frame) = frame;
+        if let Ok(data) = frame.into_data() {
+            length += black_box(data).len();
+        }
+    }
+    (status, length)
+}
+
+fn floor() -> Response<Full<Bytes>> {
+    Response::new(Full::new(Bytes::from_static(b"ok")))
+}
+
+/// One benched route: the requests it rotates over and the status every one must get.
+struct Route {
+    id: &'static str,
+    /// 0 for the resolver on today's clock, 1 for the one a day earlier.
+    resolver: usize,
+    paths: Vec<String>,
+    accept: Option<&'static [u8]>,
+    status: StatusCode,
+}
+
+struct Setup {
+    resolvers: [Resolver<AlignedVec>; 2],
+    routes: Vec<Route>,
+}
+
+const ACCEPT_ANY: Option<&[u8]> = Some(b"*/*");
+/// What a phone browser sends after scanning.
+const ACCEPT_HTML: Option<&[u8]> =
+    Some(b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8");
+
+fn resolver(bytes: AlignedVec, today: Date) -> Resolver<AlignedVec> {
+    let snapshot = SnapshotFile::from_bytes(bytes).unwrap().verify().unwrap();
+    let resolver = Resolver::new(Catalog::embedded().unwrap(), Clock::Fixed(today));
+    resolver.install(snapshot).unwrap();
+    resolver
+}
+
+/// Well-formed numbers of the sampled permits' divisions and categories that no permit has.
+fn unknown_numbers(sample: &[&Permit], permits: &[Permit]) -> Vec<PermitNumber> {
+    let mut keys: Vec<u64> = permits.iter().map(|p| p.number.key()).collect();
+    keys.sort_unstable();
+    sample
+        .iter()
+        .filter_map(|p| {
+            let n = p.number;
+            (1..=99_999u32)
+                .rev()
+                .filter_map(|s| PermitNumber::new(n.division(), n.category(), s).ok())
+                .find(|u| keys.binary_search(&u.key()).is_err())
+        })
+        .collect()
+}
+
+/// The number with a wrong check character: the classic typo, 400 `malformed_number`.
+fn mistyped(number: &PermitNumber) -> String {
+    let mut text = number.as_str().to_owned();
+    let wrong = if text.ends_with('A') { "B" } else { "A" };
+    text.replace_range(15..16, wrong);
+    text
+}
+
+fn setup() -> Setup {
+    let count = common::permits_wanted(DEFAULT_PERMITS);
+    eprintln!("handler bench: generating and folding {count} permits");
+    let common::Folded { permits, sequence } = common::folded(count);
+    let bytes = snapshot::build::to_bytes(&permits, sequence).unwrap();
+    let today = Date::today_in_beijing();
+    let mut copy = AlignedVec::with_capacity(bytes.len());
+    copy.extend_from_slice(&bytes);
+    let resolvers = [resolver(bytes, today), resolver(copy, today.add_days(-1))];
+
+    let sample = common::sample(&permits, KEYS);
+    let numbers = common::numbers(&sample);
+    let tokens = common::tokens(&sample);
+    let unknown = unknown_numbers(&sample, &permits);
+    let each = |f: &dyn Fn(usize) -> String| (0..KEYS).map(f).collect::<Vec<_>>();
+    let route = |id, resolver, paths, accept, status| Route {
+        id,
+        resolver,
+        paths,
+        accept,
+        status,
+    };
+    let routes = vec![
+        route(
+            "qr_number_json",
+            0,
+            each(&|i| format!("/q/{}", numbers[i])),
+            ACCEPT_ANY,
+            StatusCode::OK,
+        ),
+        route(
+            "qr_number_html",
+            0,
+            each(&|i| format!("/q/{}", numbers[i])),
+            ACCEPT_HTML,
+            StatusCode::OK,
+        ),
+        route(
+            "qr_token_json",
+            0,
+            each(&|i| format!("/q/{}", tokens[i].encode())),
+            ACCEPT_ANY,
+            StatusCode::OK,
+        ),
+        route(
+            "permit_json",
+            0,
+            each(&|i| format!("/v1/permits/{}", numbers[i])),
+            ACCEPT_ANY,
+            StatusCode::OK,
+        ),
+        route(
+            "permit_json_rendered",
+            1,
+            each(&|i| format!("/v1/permits/{}", numbers[i])),
+            ACCEPT_ANY,
+            StatusCode::OK,
+        ),
+        route(
+            "malformed_number_400",
+            0,
+            each(&|i| format!("/v1/permits/{}", mistyped(&numbers[i]))),
+            ACCEPT_ANY,
+            StatusCode::BAD_REQUEST,
+        ),
+        route(
+            "unknown_number_404",
+            0,
+            unknown.iter().map(|n| format!("/v1/permits/{n}")).collect(),
+            ACCEPT_ANY,
+            StatusCode::NOT_FOUND,
+        ),
+        route(
+            "industry_03",
+            0,
+            vec!["/v1/industries/03".to_owned()],
+            ACCEPT_ANY,
+            StatusCode::OK,
+        ),
+    ];
+    let setup = Setup { resolvers, routes };
+    // Every request of every route answers as expected before anything is timed.
+    for route in &setup.routes {
+        assert!(!route.paths.is_empty(), "{} has requests", route.id);
+        for path in &route.paths {
+            let resolver = &setup.resolvers[route.resolver];
+            let (status, length) = consume(resolver.respond(&Method::GET, path, route.accept));
+            assert_eq!(status, route.status, "{} {path}", route.id);
+            assert!(length > 0, "{} {path} has a body", route.id);
+        }
+    }
+    setup
+}
+
+/// Mean allocations and bytes allocated per request.
+struct Allocations {
+    id: &'static str,
+    per_request: f64,
+    bytes_per_request: f64,
+}
+
+fn count_allocations(id: &'static str, mut request: impl FnMut(u64)) -> Allocations {
+    let (before, bytes_before) = (
+        ALLOCATIONS.load(Ordering::Relaxed),
+        ALLOCATED_BYTES.load(Ordering::Relaxed),
+    );
+    for i in 0..COUNTED_REQUESTS {
+        request(i);
+    }
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let bytes = ALLOCATED_BYTES.load(Ordering::Relaxed) - bytes_before;
+    Allocations {
+        id,
+        per_request: allocations as f64 / COUNTED_REQUESTS as f64,
+        bytes_per_request: bytes as f64 / COUNTED_REQUESTS as f64,
+    }
+}
+
+fn handler(c: &mut Criterion) {
+    let setup = setup();
+    let method = Method::GET;
+
+    let mut group = c.benchmark_group("handler");
+    group.bench_function("floor", |b| b.iter(|| consume(black_box(floor()))));
+    for route in &setup.routes {
+        let resolver = &setup.resolvers[route.resolver];
+        let mut i = 0usize;
+        group.bench_function(route.id, |b| {
+            b.iter(|| {
+                i = (i + 1) % route.paths.len();
+                let path = black_box(route.paths[i].as_str());
+                consume(resolver.respond(&method, path, black_box(route.accept)))
+            })
+        });
+    }
+    group.finish();
+
+    // Counted after timing, on the same requests; nothing else allocates meanwhile (criterion
+    // runs on this thread, and the verification threads are done).
+    let mut counts = vec![count_allocations("floor", |_| {
+        black_box(consume(black_box(floor())));
+    })];
+    for route in &setup.routes {
+        let resolver = &setup.resolvers[route.resolver];
+        counts.push(count_allocations(route.id, |i| {
+            let path = route.paths[i as usize % route.paths.len()].as_str();
+            black_box(consume(resolver.respond(&method, path, route.accept)));
+        }));
+    }
+    ALLOCATION_REPORT.set(counts).ok();
+}
+
+static ALLOCATION_REPORT: std::sync::OnceLock<Vec<Allocations>> = std::sync::OnceLock::new();
+
+fn print_report(estimates: &Estimates) {
+    let counts = ALLOCATION_REPORT.get();
+    let floor = estimates.mean_ns("handler/floor");
+    match floor {
+        Some(floor) => println!(
+            "\nhandler at {} permits: mean per request and its multiple of the floor \
+             (a minimal Response, {}); heap allocations per request:",
+            common::permits_wanted(DEFAULT_PERMITS),
+            common::duration(floor)
+        ),
+        None => estimates.missing("handler", "handler/floor"),
+    }
+    for allocations in counts.into_iter().flatten() {
+        let time = estimates.mean_ns(&format!("handler/{}", allocations.id));
+        let timing = match (time, floor) {
+            (Some(ns), Some(floor)) => {
+                format!("{:>10}  {:7.1}× floor", common::duration(ns), ns / floor)
+            }
+            _ => format!("{:>10}  {:>13}", "-", ""),
+        };
+        println!(
+            "  {:22} {timing}  {:5.1} allocations, {:7.0} B",
+            allocations.id, allocations.per_request, allocations.bytes_per_request
+        );
+    }
+}
+
+criterion_group!(benches, handler);
+
+fn main() {
+    let estimates = Estimates::start();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    print_report(&estimates);
+}
