@@ -294,6 +294,19 @@ fn handler(c: &mut Criterion) {
             })
         });
     }
+    // The same QR scan through the counting entry point the server uses: the cost of metrics.
+    if let Some(route) = setup.routes.iter().find(|r| r.id == "qr_number_json") {
+        let resolver = &setup.resolvers[route.resolver];
+        let counters = resolver.metrics().register_thread();
+        let mut i = 0usize;
+        group.bench_function("qr_number_json_counted", |b| {
+            b.iter(|| {
+                i = (i + 1) % route.paths.len();
+                let path = black_box(route.paths[i].as_str());
+                consume(resolver.respond_counted(&counters, &method, path, black_box(route.accept)))
+            })
+        });
+    }
     group.finish();
 
     // Counted after timing, on the same requests; nothing else allocates meanwhile (criterion
@@ -314,6 +327,16 @@ fn handler(c: &mut Criterion) {
 static ALLOCATION_REPORT: std::sync::OnceLock<Vec<Allocations>> = std::sync::OnceLock::new();
 
 fn print_report(estimates: &Estimates) {
+    let plain = estimates.mean_ns("handler/qr_number_json");
+    let counted = estimates.mean_ns("handler/qr_number_json_counted");
+    if let (Some(plain), Some(counted)) = (plain, counted) {
+        println!(
+            "\nmetrics: a counted QR scan takes {:.3}× an uncounted one ({} vs {})",
+            counted / plain,
+            common::duration(counted),
+            common::duration(plain)
+        );
+    }
     let counts = ALLOCATION_REPORT.get();
     let floor = estimates.mean_ns("handler/floor");
     match floor {

@@ -74,8 +74,9 @@ fn draw_inner(reports: &[Report], path: &Path) -> DrawResult {
     Ok(())
 }
 
-/// Tableau 10: distinguishable on white, in this order.
-const COLORS: [RGBColor; 10] = [
+/// Tableau 10, then black and dark olive: distinguishable on white, in this order, one for each
+/// report a chart may hold.
+const COLORS: [RGBColor; REPORTS_PER_CHART_MAX] = [
     RGBColor(0x1f, 0x77, 0xb4),
     RGBColor(0xd6, 0x27, 0x28),
     RGBColor(0x2c, 0xa0, 0x2c),
@@ -86,6 +87,8 @@ const COLORS: [RGBColor; 10] = [
     RGBColor(0x7f, 0x7f, 0x7f),
     RGBColor(0xbc, 0xbd, 0x22),
     RGBColor(0x17, 0xbe, 0xcf),
+    RGBColor(0x00, 0x00, 0x00),
+    RGBColor(0x6b, 0x6b, 0x00),
 ];
 
 fn color(i: usize) -> RGBColor {

@@ -465,6 +465,17 @@ impl ExchangeError {
     }
 }
 
+/// Opens a TCP connection with `TCP_NODELAY` set, bounded by [`CONNECT_TIMEOUT`] (for every
+/// protocol: HTTP here, RESP in [`crate::resp`]).
+pub async fn connect_tcp(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+        Ok(s) => s?,
+        Err(_) => return Err(std::io::Error::from(std::io::ErrorKind::TimedOut)),
+    };
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
 /// One keep-alive TCP connection with its reusable buffers.
 pub struct Connection {
     stream: TcpStream,
@@ -475,16 +486,16 @@ pub struct Connection {
 impl Connection {
     /// Connects with `TCP_NODELAY` set, bounded by [`CONNECT_TIMEOUT`].
     pub async fn connect(addr: SocketAddr) -> std::io::Result<Connection> {
-        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
-            Ok(s) => s?,
-            Err(_) => return Err(std::io::Error::from(std::io::ErrorKind::TimedOut)),
-        };
-        stream.set_nodelay(true)?;
-        Ok(Connection {
+        Ok(Connection::from_stream(connect_tcp(addr).await?))
+    }
+
+    /// A connection over a stream opened by [`connect_tcp`].
+    pub fn from_stream(stream: TcpStream) -> Connection {
+        Connection {
             stream,
             rbuf: Vec::with_capacity(READ_CHUNK_BYTES),
             wbuf: Vec::with_capacity(1024),
-        })
+        }
     }
 
     /// Writes `req` and reads its response (whose body is consumed, not kept).

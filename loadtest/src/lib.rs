@@ -9,6 +9,8 @@
 //! | [`number`] | the permit number format: MOD 37,36 check character, malformed/unknown variants |
 //! | [`target`] | the `--url` and the loopback-only rule |
 //! | [`http`] | the minimal HTTP/1.1 request writer, response parser and keep-alive client |
+//! | [`resp`] | the Redis client of `--protocol redis`: `GET q/{number}`, the RESP reply parser |
+//! | [`cpu`] | server and load-tester CPU time from `/proc/<pid>/stat` over the measurement |
 //! | [`dataset`] | reading permit numbers out of a `permitd gen` NDJSON file |
 //! | [`zipf`] | the seeded Zipf popularity sampler |
 //! | [`workload`] | the `Workload` trait and the permit mix workload |
@@ -20,11 +22,13 @@
 //! | [`toy_server`] | a tiny HTTP server for testing permit-load itself (not permitd) |
 
 pub mod chart;
+pub mod cpu;
 pub mod dataset;
 pub mod http;
 pub mod limits;
 pub mod number;
 pub mod report;
+pub mod resp;
 pub mod runner;
 pub mod schedule;
 pub mod stats;

@@ -10,11 +10,12 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use permit_load::chart;
+use permit_load::cpu::CLK_TCK_DEFAULT;
 use permit_load::dataset::DataSet;
 use permit_load::limits::LABEL_BYTES_MAX;
 use permit_load::report::{Report, ReportMeta};
 use permit_load::runner::{self, Mode, RunConfig, Timer};
-use permit_load::target::Target;
+use permit_load::target::{Protocol, Target};
 use permit_load::toy_server::ToyServer;
 use permit_load::units::parse_duration;
 use permit_load::workload::{Accept, Mix, MixOptions, PermitMix, WorkloadSource};
@@ -36,6 +37,8 @@ struct Cli {
     run: RunArgs,
 }
 
+// Parsed once per process: the size of the run flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a load test (also the default without a subcommand).
@@ -58,9 +61,16 @@ enum ModeArg {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// Server to test: http://HOST:PORT on the loopback range (127.0.0.0/8, [::1], localhost).
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    url: String,
+    /// Server to test: http://HOST:PORT, or redis://HOST:PORT with --protocol redis, on the
+    /// loopback range (127.0.0.0/8, [::1], localhost). Default: http://127.0.0.1:8080, or
+    /// redis://127.0.0.1:6379 with --protocol redis.
+    #[arg(long)]
+    url: Option<String>,
+    /// What the server speaks: HTTP/1.1, or Redis RESP (each request becomes `GET q/{number}`,
+    /// the keys `permitd export answers` writes; a known permit expects a bulk string,
+    /// malformed and unknown ones nil).
+    #[arg(long, value_enum, default_value_t = Protocol::Http)]
+    protocol: Protocol,
     /// NDJSON event file as `permitd gen` writes it; permit numbers come from its
     /// permit_issued lines.
     #[arg(long, value_name = "FILE", required = true)]
@@ -119,6 +129,14 @@ struct RunArgs {
     /// Exit with status 2 when any answer had an unexpected status or any request failed.
     #[arg(long)]
     strict: bool,
+    /// A process of the server under test whose CPU time (utime + stime from /proc/PID/stat)
+    /// over the measurement the report gives per answer; repeat or separate with commas to add
+    /// several up (an nginx master and its workers).
+    #[arg(long = "server-pid", value_name = "PID", value_delimiter = ',')]
+    server_pids: Vec<u32>,
+    /// Clock ticks per second of /proc/PID/stat: what `getconf CLK_TCK` prints.
+    #[arg(long, value_name = "HZ", default_value_t = CLK_TCK_DEFAULT)]
+    clk_tck: u64,
 }
 
 #[derive(Debug, Args)]
@@ -173,7 +191,22 @@ fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let target = Target::parse(&args.url)?;
+    let url = args
+        .url
+        .as_deref()
+        .unwrap_or_else(|| args.protocol.default_url());
+    let target = Target::parse(url)?;
+    if target.protocol != args.protocol {
+        bail!(
+            "--url {url} is a {} URL but --protocol is {}; give a {}HOST:PORT URL",
+            target.protocol.name(),
+            args.protocol.name(),
+            args.protocol.scheme()
+        );
+    }
+    if args.protocol == Protocol::Redis && args.accept != Accept::Json {
+        bail!("--protocol redis serves the JSON answers only; --accept html needs HTTP");
+    }
     let mode = match (args.mode, args.rate) {
         (ModeArg::Closed, None) => Mode::Closed,
         (ModeArg::Closed, Some(_)) => bail!("--rate applies to --mode open only"),
@@ -197,6 +230,8 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         timeout: args.timeout,
         timer: args.timer,
         progress: !args.quiet,
+        server_pids: args.server_pids.clone(),
+        clk_tck: args.clk_tck,
     };
     cfg.validate()?;
     let data_path = args.data.context("--data is required")?;
@@ -332,5 +367,70 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    #[test]
+    fn parses_redis_and_cpu_flags() {
+        // Proves --protocol redis, repeated or comma-separated --server-pid and --clk-tck parse,
+        // and that the URL defaults by protocol.
+        let cli = Cli::try_parse_from([
+            "permit-load",
+            "--data",
+            "d",
+            "--protocol",
+            "redis",
+            "--server-pid",
+            "10,11",
+            "--server-pid",
+            "12",
+            "--clk-tck",
+            "250",
+        ])
+        .unwrap();
+        assert_eq!(cli.run.protocol, Protocol::Redis);
+        assert_eq!(cli.run.url, None);
+        assert_eq!(cli.run.server_pids, [10, 11, 12]);
+        assert_eq!(cli.run.clk_tck, 250);
+        let cli = Cli::try_parse_from(["permit-load", "--data", "d"]).unwrap();
+        assert_eq!(cli.run.protocol, Protocol::Http);
+        assert!(cli.run.server_pids.is_empty());
+        assert_eq!(cli.run.clk_tck, CLK_TCK_DEFAULT);
+    }
+
+    #[test]
+    fn refuses_a_url_of_the_other_protocol() {
+        // Proves a redis:// URL without --protocol redis (and the reverse) is refused up front,
+        // before the data file is read.
+        for argv in [
+            &[
+                "permit-load",
+                "--data",
+                "/nonexistent",
+                "--url",
+                "redis://127.0.0.1:6379",
+            ][..],
+            &[
+                "permit-load",
+                "--data",
+                "/nonexistent",
+                "--protocol",
+                "redis",
+                "--url",
+                "http://127.0.0.1:8080",
+            ],
+            &[
+                "permit-load",
+                "--data",
+                "/nonexistent",
+                "--protocol",
+                "redis",
+                "--accept",
+                "html",
+            ],
+        ] {
+            let cli = Cli::try_parse_from(argv).unwrap();
+            let err = run(cli.run).unwrap_err().to_string();
+            assert!(err.contains("--protocol"), "{err}");
+        }
     }
 }

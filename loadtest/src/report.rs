@@ -8,6 +8,12 @@
 //! (`log10(count)` nines, at most [`CURVE_NINES_MAX`]). The timeline has one point per second
 //! of measurement; the last one may cover less than a second (`span_s`), and `rps` accounts
 //! for that.
+//!
+//! A Redis run (`config.protocol = "redis"`) names its statuses by reply type (`bulk`, `nil`,
+//! `error`, `other`; see [`crate::resp`]) instead of HTTP codes. `cpu` gives the CPU time the
+//! server processes (`--server-pid`) and the load tester used over the measurement, per answer
+//! and as cores busy (see [`crate::cpu`]). Both were added within schema 1: older reports read
+//! as HTTP runs without CPU figures.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -18,8 +24,10 @@ use hdrhistogram::Histogram;
 
 use crate::http::ErrorKind;
 use crate::limits::{CURVE_NINES_MAX, CURVE_POINTS_PER_NINE, REPORT_BYTES_MAX};
+use crate::resp;
 use crate::runner::{Mode, RunConfig, RunResult};
 use crate::stats::{KindCounts, StatusCounts};
+use crate::target::Protocol;
 
 pub const REPORT_SCHEMA: u32 = 1;
 
@@ -45,11 +53,70 @@ pub struct Report {
     pub errors: BTreeMap<String, u64>,
     pub timeline: Vec<TimelinePoint>,
     pub percentile_curve: Vec<CurvePoint>,
+    /// CPU time over the measurement (absent where /proc could not be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<CpuReport>,
+}
+
+/// CPU time used over the measurement window.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CpuReport {
+    /// Clock ticks per second the readings were converted with.
+    pub clk_tck: u64,
+    /// From the first reading to the second.
+    pub window_s: f64,
+    /// The server processes read (`--server-pid`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_pids: Vec<u32>,
+    /// The servers together; absent without `--server-pid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ProcessCpu>,
+    /// permit-load itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ProcessCpu>,
+    /// All cores of the machine together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<ProcessCpu>,
+    /// Cores busy with anything but the servers and permit-load: `machine − server − client`
+    /// (never below 0). Above a few hundredths, other work shared the machine with the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub others_cores: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProcessCpu {
+    /// utime + stime over the window.
+    pub cpu_us: u64,
+    /// `cpu_us` over the window's length: 1.0 is one core busy all the time.
+    pub cores: f64,
+    /// `cpu_us` over the answers of the measurement (`totals.responses`).
+    pub us_per_request: f64,
+}
+
+impl ProcessCpu {
+    fn new(cpu_us: u64, window_s: f64, responses: u64) -> ProcessCpu {
+        ProcessCpu {
+            cpu_us,
+            cores: if window_s > 0.0 {
+                round_to(cpu_us as f64 / 1e6 / window_s, 4)
+            } else {
+                0.0
+            },
+            us_per_request: if responses > 0 {
+                round_to(cpu_us as f64 / responses as f64, 3)
+            } else {
+                0.0
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReportConfig {
     pub url: String,
+    /// `http` or `redis`.
+    #[serde(default = "default_protocol")]
+    pub protocol: String,
     pub mode: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_per_s: Option<u64>,
@@ -135,6 +202,10 @@ pub struct CurvePoint {
     pub latency_us: u64,
 }
 
+fn default_protocol() -> String {
+    Protocol::Http.name().to_owned()
+}
+
 /// What the report says about the run beyond the measurements.
 #[derive(Debug, Clone)]
 pub struct ReportMeta {
@@ -204,10 +275,40 @@ impl Report {
             .enumerate()
             .map(|(i, name)| (name.clone(), r.kinds.get(i).copied().unwrap_or_default()))
             .collect();
+        let protocol = cfg.target.protocol;
         let statuses = r
             .statuses()
-            .map(|(code, c)| (code.to_string(), c))
+            .map(|(code, c)| match protocol {
+                Protocol::Http => (code.to_string(), c),
+                Protocol::Redis => (resp::status_name(code).to_owned(), c),
+            })
             .collect();
+        let cpu = result.cpu.as_ref().map(|u| {
+            let window_s = u.window.as_secs_f64();
+            let machine = u
+                .machine_us
+                .map(|us| ProcessCpu::new(us, window_s, responses));
+            let others_cores = u.machine_us.zip(u.client_us).map(|(m, c)| {
+                let rest = m.saturating_sub(c).saturating_sub(u.server_us);
+                if window_s > 0.0 {
+                    round_to(rest as f64 / 1e6 / window_s, 4)
+                } else {
+                    0.0
+                }
+            });
+            CpuReport {
+                clk_tck: u.clk_tck,
+                window_s: round_to(window_s, 6),
+                server_pids: u.server_pids.clone(),
+                server: (!u.server_pids.is_empty())
+                    .then(|| ProcessCpu::new(u.server_us, window_s, responses)),
+                client: u
+                    .client_us
+                    .map(|us| ProcessCpu::new(us, window_s, responses)),
+                machine,
+                others_cores,
+            }
+        });
         let errors = ErrorKind::ALL
             .iter()
             .filter(|e| r.errors[e.index()] > 0)
@@ -238,6 +339,7 @@ impl Report {
                 .map_or(0, |d| d.as_millis() as u64),
             config: ReportConfig {
                 url: cfg.target.url.clone(),
+                protocol: protocol.name().to_owned(),
                 mode: cfg.mode.name().to_owned(),
                 rate_per_s: match cfg.mode {
                     Mode::Open { rate_per_s } => Some(rate_per_s),
@@ -275,6 +377,7 @@ impl Report {
             errors,
             timeline,
             percentile_curve: percentile_curve(&r.latency),
+            cpu,
         }
     }
 
@@ -409,6 +512,35 @@ impl Report {
                 statuses.join(", ")
             }
         );
+        if let Some(cpu) = &self.cpu {
+            let mut parts = Vec::new();
+            if let Some(server) = &cpu.server {
+                let pids: Vec<String> = cpu.server_pids.iter().map(u32::to_string).collect();
+                parts.push(format!(
+                    "server {:.2} cores, {:.2} µs/answer (pid {})",
+                    server.cores,
+                    server.us_per_request,
+                    pids.join("+")
+                ));
+            }
+            if let Some(client) = &cpu.client {
+                parts.push(format!(
+                    "permit-load {:.2} cores, {:.2} µs/answer",
+                    client.cores, client.us_per_request
+                ));
+            }
+            if let Some(others) = cpu.others_cores {
+                parts.push(format!("other work {others:.2} cores"));
+            }
+            if !parts.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "cpu        {} over {:.3}s",
+                    parts.join("; "),
+                    cpu.window_s
+                );
+            }
+        }
         if !self.errors.is_empty() {
             let errors: Vec<String> = self
                 .errors
@@ -462,6 +594,8 @@ pub(crate) mod tests {
             timeout: Duration::from_secs(5),
             timer: crate::runner::Timer::Sleep,
             progress: false,
+            server_pids: vec![41, 42],
+            clk_tck: 100,
         };
         let result = RunResult {
             recorder: rec,
@@ -469,6 +603,14 @@ pub(crate) mod tests {
             measured: Duration::from_micros(2_512_345),
             started_at: std::time::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
             sent_total: n + 10,
+            cpu: Some(crate::cpu::CpuUsage {
+                server_pids: vec![41, 42],
+                server_us: 1_234_567,
+                client_us: Some(765_432),
+                machine_us: Some(2_249_999),
+                clk_tck: 100,
+                window: Duration::from_millis(2_500),
+            }),
         };
         let workload = serde_json::json!({"name": "permit-mix", "zipf_exponent": 1.0, "seed": 7});
         Report::build(
@@ -532,6 +674,20 @@ pub(crate) mod tests {
             .windows(2)
             .all(|w| w[0].latency_us <= w[1].latency_us));
         assert!(r.summary().contains("503: 0 expected + 100 UNEXPECTED"));
+        // CPU: 1.234567 s of server time over 9 900 answers; the machine was busy 0.25 s more
+        // than server and client together over the 2.5 s window: a tenth of a core of other work.
+        let cpu = r.cpu.as_ref().unwrap();
+        assert_eq!(cpu.server_pids, [41, 42]);
+        let server = cpu.server.as_ref().unwrap();
+        assert_eq!(server.us_per_request, 124.704);
+        assert_eq!(server.cores, 0.4938);
+        assert_eq!(cpu.client.as_ref().unwrap().cpu_us, 765_432);
+        assert_eq!(cpu.others_cores, Some(0.1));
+        assert!(
+            r.summary().contains("124.70 µs/answer (pid 41+42)"),
+            "{}",
+            r.summary()
+        );
     }
 
     #[test]

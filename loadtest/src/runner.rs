@@ -17,6 +17,14 @@
 //! by a [`RECONNECT_BACKOFF`] pause. Each request is bounded by `--timeout`, so a run ends at
 //! most one timeout after its end time.
 //!
+//! The protocol follows the target: HTTP/1.1 through [`crate::http`], or Redis `GET`s through
+//! [`crate::resp`] (the request's expected status is then translated by
+//! [`resp::expected_status`]); everything else (loops, recording, reports) is shared.
+//!
+//! CPU: when the measurement starts and again when the last answer is in, the runner reads
+//! `utime + stime` of the `server_pids` and of itself ([`crate::cpu`]), so the report can give
+//! server CPU per request and show whether the load tester's own core was the limit.
+//!
 //! With `--timer sleep` (default) tokio's timer wakes a connection for its next intended time
 //! with about 1 ms granularity, which shows as send lag and adds to open-loop latency; `--timer
 //! spin` sleeps until [`SPIN_WINDOW`] before the intended time and yields in a loop for the
@@ -28,14 +36,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::http::{Client, Connection, ErrorKind, Request};
+use crate::cpu::{CpuError, CpuStart, CpuUsage, PIDS_MAX};
+use crate::http::{self, connect_tcp, ErrorKind, Request};
 use crate::limits::{
     CONNECTIONS_MAX, DURATION_MAX, PROGRESS_TICK, RECONNECT_BACKOFF, REQUESTS_MAX,
     REQUEST_TIMEOUT_MAX, SPIN_WINDOW, WARMUP_MAX,
 };
+use crate::resp;
 use crate::schedule::{OpenSchedule, ScheduleError};
 use crate::stats::{Recorder, Sample};
-use crate::target::Target;
+use crate::target::{Protocol, Target};
 use crate::workload::{Workload, WorkloadSource};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +98,11 @@ pub struct RunConfig {
     pub timer: Timer,
     /// Draw a progress bar on stderr (only where stderr is a terminal).
     pub progress: bool,
+    /// Processes whose CPU time over the measurement the report gives (the server under test:
+    /// for nginx, master and workers).
+    pub server_pids: Vec<u32>,
+    /// Clock ticks per second of `/proc/<pid>/stat` (`getconf CLK_TCK`).
+    pub clk_tck: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -104,6 +119,10 @@ pub enum ConfigError {
     Timeout,
     #[error(transparent)]
     Schedule(#[from] ScheduleError),
+    #[error("at most {PIDS_MAX} server pids")]
+    Pids,
+    #[error("clock ticks per second must be 1..=1000000")]
+    ClkTck,
 }
 
 impl RunConfig {
@@ -129,6 +148,12 @@ impl RunConfig {
         if let Mode::Open { rate_per_s } = self.mode {
             OpenSchedule::new(rate_per_s, self.connections)?;
         }
+        if self.server_pids.len() > PIDS_MAX {
+            return Err(ConfigError::Pids);
+        }
+        if !(1..=1_000_000).contains(&self.clk_tck) {
+            return Err(ConfigError::ClkTck);
+        }
         Ok(())
     }
 }
@@ -146,6 +171,8 @@ pub enum RunError {
     },
     #[error("a connection task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("server CPU time: {0}")]
+    Cpu(#[from] CpuError),
 }
 
 /// What a run measured.
@@ -159,6 +186,8 @@ pub struct RunResult {
     pub started_at: SystemTime,
     /// Requests sent in all, warmup included.
     pub sent_total: u64,
+    /// CPU time of the servers and of the load tester over the measurement.
+    pub cpu: Option<CpuUsage>,
 }
 
 enum Plan {
@@ -195,6 +224,8 @@ struct Shared {
 /// Runs the load test `cfg` with requests from `source`.
 pub async fn run(cfg: &RunConfig, source: Arc<dyn WorkloadSource>) -> Result<RunResult, RunError> {
     cfg.validate()?;
+    // A pid that cannot be read fails the run now, not after the measurement.
+    CpuStart::take(&cfg.server_pids)?;
     let connections = open_connections(cfg).await?;
 
     let started_at = SystemTime::now();
@@ -228,6 +259,12 @@ pub async fn run(cfg: &RunConfig, source: Arc<dyn WorkloadSource>) -> Result<Run
         live: Live::default(),
     });
 
+    let pids = cfg.server_pids.clone();
+    let cpu_start = tokio::spawn(async move {
+        tokio::time::sleep_until(window_start.into()).await;
+        CpuStart::take(&pids)
+    });
+
     let bar = progress_bar(cfg);
     let ticker = tokio::spawn(tick_progress(
         Arc::clone(&shared),
@@ -252,6 +289,13 @@ pub async fn run(cfg: &RunConfig, source: Arc<dyn WorkloadSource>) -> Result<Run
         }
     }
     let measured = Instant::now().saturating_duration_since(window_start);
+    // A run capped by --requests may end inside the warmup: then there is no window to read.
+    let cpu = if Instant::now() >= window_start {
+        Some(cpu_start.await??.finish(&cfg.server_pids, cfg.clk_tck)?)
+    } else {
+        cpu_start.abort();
+        None
+    };
     ticker.abort();
     bar.finish_and_clear();
     if let Some(e) = failure {
@@ -263,16 +307,56 @@ pub async fn run(cfg: &RunConfig, source: Arc<dyn WorkloadSource>) -> Result<Run
         measured,
         started_at,
         sent_total: shared.live.sent.load(Relaxed),
+        cpu,
     })
 }
 
-async fn open_connections(cfg: &RunConfig) -> Result<Vec<Connection>, RunError> {
+/// A keep-alive client of the run's protocol.
+enum AnyClient {
+    Http(http::Client),
+    Redis(resp::Client),
+}
+
+impl AnyClient {
+    fn new(target: &Target, timeout: Duration, stream: tokio::net::TcpStream) -> AnyClient {
+        match target.protocol {
+            Protocol::Http => AnyClient::Http(http::Client::new(
+                target.addr,
+                target.host_header.clone(),
+                timeout,
+                Some(http::Connection::from_stream(stream)),
+            )),
+            Protocol::Redis => AnyClient::Redis(resp::Client::new(
+                target.addr,
+                timeout,
+                Some(resp::Connection::from_stream(stream)),
+            )),
+        }
+    }
+
+    /// Turns the workload's expectation into this protocol's.
+    fn adapt(&self, req: &mut Request) {
+        if let AnyClient::Redis(_) = self {
+            req.expect = resp::expected_status(req.expect);
+        }
+    }
+
+    async fn send(&mut self, req: &Request) -> Result<u16, ErrorKind> {
+        match self {
+            AnyClient::Http(c) => c.send(req).await.map(|head| head.status),
+            AnyClient::Redis(c) => c.send(req).await,
+        }
+    }
+}
+
+async fn open_connections(cfg: &RunConfig) -> Result<Vec<tokio::net::TcpStream>, RunError> {
     let addr = cfg.target.addr;
     let mut set = tokio::task::JoinSet::new();
     for c in 0..cfg.connections {
-        set.spawn(async move { (c, Connection::connect(addr).await) });
+        set.spawn(async move { (c, connect_tcp(addr).await) });
     }
-    let mut opened: Vec<Option<Connection>> = (0..cfg.connections).map(|_| None).collect();
+    let mut opened: Vec<Option<tokio::net::TcpStream>> =
+        (0..cfg.connections).map(|_| None).collect();
     let mut count = 0;
     while let Some(joined) = set.join_next().await {
         let (c, result) = joined?;
@@ -298,17 +382,12 @@ async fn open_connections(cfg: &RunConfig) -> Result<Vec<Connection>, RunError> 
 async fn connection_task(
     shared: Arc<Shared>,
     c: usize,
-    conn: Connection,
+    conn: tokio::net::TcpStream,
     mut workload: Box<dyn Workload>,
 ) -> Recorder {
     let s = &*shared;
     let mut rec = Recorder::new(s.kinds);
-    let mut client = Client::new(
-        s.target.addr,
-        s.target.host_header.clone(),
-        s.timeout,
-        Some(conn),
-    );
+    let mut client = AnyClient::new(&s.target, s.timeout, conn);
     let mut req = Request::default();
     match &s.plan {
         Plan::Closed { budget } => loop {
@@ -321,8 +400,9 @@ async fn connection_task(
                 }
             }
             workload.next_request(&mut req);
+            client.adapt(&mut req);
             let sent = Instant::now();
-            let outcome = client.send(&req).await.map(|head| head.status);
+            let outcome = client.send(&req).await;
             let done = Instant::now();
             s.note(&req, outcome);
             if sent >= s.window_start {
@@ -351,8 +431,9 @@ async fn connection_task(
                 let due = s.t0 + schedule.offset_of(i);
                 wait_until(due, s.timer).await;
                 workload.next_request(&mut req);
+                client.adapt(&mut req);
                 let sent = Instant::now();
-                let outcome = client.send(&req).await.map(|head| head.status);
+                let outcome = client.send(&req).await;
                 let done = Instant::now();
                 s.note(&req, outcome);
                 if i >= *first_measured {

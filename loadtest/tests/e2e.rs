@@ -43,6 +43,8 @@ fn config(
         timeout: Duration::from_secs(30),
         timer: Timer::Sleep,
         progress: false,
+        server_pids: Vec::new(),
+        clk_tck: 100,
     }
 }
 
@@ -195,6 +197,8 @@ async fn refused_connections_stop_the_run_before_measuring() {
         timeout: Duration::from_secs(5),
         timer: Timer::Sleep,
         progress: false,
+        server_pids: Vec::new(),
+        clk_tck: 100,
     };
     let err = run(&cfg, source(numbers(10))).await.unwrap_err();
     assert!(matches!(err, RunError::Connect { .. }), "{err}");

@@ -73,6 +73,7 @@ pub async fn serve_with_slots<B: SnapshotBytes>(
     slots: Arc<Semaphore>,
     shutdown: impl Future<Output = ()>,
 ) -> Drained {
+    let counters = resolver.metrics().register_thread();
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -99,15 +100,29 @@ pub async fn serve_with_slots<B: SnapshotBytes>(
         };
         let _ = stream.set_nodelay(true);
         let resolver = resolver.clone();
+        let service_counters = counters.clone();
         let service = service_fn(move |request: Request<Incoming>| {
             let accept = request.headers().get(ACCEPT).map(|v| v.as_bytes());
-            let response = resolver.respond(request.method(), request.uri().path(), accept);
+            let (method, path) = (request.method(), request.uri().path());
+            let response = resolver.respond_counted(&service_counters, method, path, accept);
             async move { Ok::<_, Infallible>(response) }
         });
+        counters.connection_opened();
+        let connection_counters = counters.clone();
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
-            // Errors here are a client's (reset, timeout, malformed request): nothing to do.
-            let _ = connection.await;
+            // A client's error (reset, timeout, malformed request) only needs counting.
+            if let Err(e) = connection.await {
+                let reason = if e.is_timeout() {
+                    0
+                } else if e.is_parse() || e.is_parse_too_large() {
+                    1
+                } else {
+                    2
+                };
+                connection_counters.rejected(reason);
+            }
+            connection_counters.connection_closed();
             drop(slot);
         });
     }

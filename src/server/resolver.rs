@@ -20,8 +20,9 @@ use crate::domain::permit::ArchivedPermit;
 use crate::domain::Date;
 use crate::limits::REQUEST_PATH_BYTES_MAX;
 use crate::qr::Token;
+use crate::server::metrics::{Metrics, SnapshotGauges, ThreadCounters};
 use crate::server::negotiate::prefers_html;
-use crate::server::router::{route, Route};
+use crate::server::router::{route, Route, NO_ROUTE};
 use crate::snapshot::index::Location;
 use crate::snapshot::{Snapshot, SnapshotBytes};
 
@@ -62,6 +63,7 @@ pub struct Resolver<B: SnapshotBytes = Mmap> {
     industries_body: Bytes,
     /// Index = category − 1.
     industry_bodies: Vec<Bytes>,
+    metrics: Metrics,
 }
 
 impl<B: SnapshotBytes> Resolver<B> {
@@ -81,6 +83,7 @@ impl<B: SnapshotBytes> Resolver<B> {
             .collect();
         drop(guides);
         Resolver {
+            metrics: Metrics::default(),
             catalog,
             snapshot: OnceLock::new(),
             clock,
@@ -106,26 +109,65 @@ impl<B: SnapshotBytes> Resolver<B> {
         &self.catalog
     }
 
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// [`Resolver::respond`], counted in `counters` (the calling thread's).
+    #[inline]
+    pub fn respond_counted(
+        &self,
+        counters: &ThreadCounters,
+        method: &Method,
+        path: &str,
+        accept: Option<&[u8]>,
+    ) -> Response<Body> {
+        let started = std::time::Instant::now();
+        let (route, response) = self.respond_routed(method, path, accept);
+        counters.request(route, response.status().as_u16(), started.elapsed());
+        response
+    }
+
     pub fn is_ready(&self) -> bool {
         self.snapshot.get().is_some()
     }
 
     /// Answers one request. `accept` is the raw `Accept` header, if any.
     pub fn respond(&self, method: &Method, path: &str, accept: Option<&[u8]>) -> Response<Body> {
+        self.respond_routed(method, path, accept).1
+    }
+
+    /// [`Resolver::respond`], also saying which route answered (for metrics).
+    fn respond_routed(
+        &self,
+        method: &Method,
+        path: &str,
+        accept: Option<&[u8]>,
+    ) -> (usize, Response<Body>) {
         if path.len() > REQUEST_PATH_BYTES_MAX {
-            return error(
+            let too_long = error(
                 StatusCode::URI_TOO_LONG,
                 "path_too_long",
                 "the request path is too long",
             );
+            return (NO_ROUTE, too_long);
         }
         let Some(route) = route(path) else {
-            return error(
-                StatusCode::NOT_FOUND,
-                "route_not_found",
-                "no such route; see /v1/industries, /v1/permits/{number}, /q/{token}",
+            let message = "no such route; see /v1/industries, /v1/permits/{number}, /q/{token}";
+            return (
+                NO_ROUTE,
+                error(StatusCode::NOT_FOUND, "route_not_found", message),
             );
         };
+        (route.index(), self.respond_to(method, route, accept))
+    }
+
+    fn respond_to(
+        &self,
+        method: &Method,
+        route: Route<'_>,
+        accept: Option<&[u8]>,
+    ) -> Response<Body> {
         if method != Method::GET && method != Method::HEAD {
             let mut response = error(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -139,6 +181,7 @@ impl<B: SnapshotBytes> Resolver<B> {
         }
         match route {
             Route::Healthz => plain(StatusCode::OK, "ok\n"),
+            Route::Metrics => self.metrics_answer(),
             Route::Readyz if self.is_ready() => plain(StatusCode::OK, "ready\n"),
             Route::Readyz => plain(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -156,6 +199,25 @@ impl<B: SnapshotBytes> Resolver<B> {
                 response
             }
         }
+    }
+
+    fn metrics_answer(&self) -> Response<Body> {
+        let gauges = self.snapshot.get().map(|s| {
+            let age_ms = crate::event::Timestamp::now().unix_ms - s.header().created_unix_ms;
+            SnapshotGauges {
+                sequence: s.header().sequence,
+                permits: s.len(),
+                age_seconds: age_ms.max(0) as f64 / 1000.0,
+            }
+        });
+        const PROMETHEUS_TEXT: HeaderValue =
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+        respond_with(
+            StatusCode::OK,
+            PROMETHEUS_TEXT,
+            NO_STORE,
+            Bytes::from(self.metrics.render(gauges)),
+        )
     }
 
     fn industry(&self, code: &str) -> Response<Body> {

@@ -10,7 +10,26 @@ pub enum Route<'a> {
     Industry { code: &'a str },
     Healthz,
     Readyz,
+    Metrics,
 }
+
+impl Route<'_> {
+    /// The route's position in [`crate::server::metrics::ROUTE_LABELS`].
+    pub fn index(&self) -> usize {
+        match self {
+            Route::Permit { .. } => 0,
+            Route::QrScan { .. } => 1,
+            Route::Industries => 2,
+            Route::Industry { .. } => 3,
+            Route::Healthz => 4,
+            Route::Readyz => 5,
+            Route::Metrics => 6,
+        }
+    }
+}
+
+/// The metrics label index of a request that matched no route.
+pub const NO_ROUTE: usize = 7;
 
 /// Every route template, as the OpenAPI document names them. A test keeps the two in step.
 pub const ROUTE_TEMPLATES: &[&str] = &[
@@ -20,6 +39,7 @@ pub const ROUTE_TEMPLATES: &[&str] = &[
     "/v1/industries/{code}",
     "/healthz",
     "/readyz",
+    "/metrics",
 ];
 
 /// The route `path` names (without its query string), or `None`.
@@ -35,6 +55,7 @@ pub fn route<'a>(path: &'a str) -> Option<Route<'a>> {
     match (first, second, third, fourth) {
         ("healthz", None, None, None) => Some(Route::Healthz),
         ("readyz", None, None, None) => Some(Route::Readyz),
+        ("metrics", None, None, None) => Some(Route::Metrics),
         // `/Q/` too: a QR code in alphanumeric mode carries the URL in upper case.
         ("q" | "Q", Some(token), None, None) => Some(Route::QrScan {
             token: param(token)?,
@@ -60,6 +81,7 @@ mod tests {
         let cases: &[(&str, Option<Route>)] = &[
             ("/healthz", Some(Route::Healthz)),
             ("/readyz", Some(Route::Readyz)),
+            ("/metrics", Some(Route::Metrics)),
             ("/q/ABC", Some(Route::QrScan { token: "ABC" })),
             ("/q/ABC?utm=x", Some(Route::QrScan { token: "ABC" })),
             ("/Q/ABC", Some(Route::QrScan { token: "ABC" })),

@@ -271,3 +271,36 @@ fn an_oversized_request_head_is_refused() {
         &answer[..answer.len().min(80)]
     );
 }
+
+#[test]
+fn metrics_count_requests_by_route_and_status() {
+    // /metrics is Prometheus text: the requests just made appear under their route and status.
+    let server = TestServer::start(200);
+    let number = server.permits[0].number.to_string();
+    for _ in 0..3 {
+        assert_eq!(
+            get(&server.url(&format!("/v1/permits/{number}")), None).status,
+            200
+        );
+    }
+    assert_eq!(get(&server.url("/v1/permits/110111ZH03"), None).status, 400);
+    let answer = get(&server.url("/metrics"), None);
+    assert_eq!(answer.status, 200);
+    assert!(answer.content_type.starts_with("text/plain"));
+    let text = answer.body;
+    assert!(
+        text.contains("permitd_http_requests_total{route=\"permit\",status=\"200\"} 3"),
+        "{text}"
+    );
+    assert!(
+        text.contains("permitd_http_requests_total{route=\"permit\",status=\"400\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("permitd_snapshot_sequence {}", server.sequence)),
+        "{text}"
+    );
+    assert!(text.contains("permitd_snapshot_permits 200"));
+    assert!(text.contains("# TYPE permitd_http_request_duration_seconds histogram"));
+    assert!(text.contains("permitd_open_connections"));
+}
