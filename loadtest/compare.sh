@@ -207,6 +207,8 @@ WWW=$TMP/www
 RESP_FILE=$WWW/redis-mass-insert.resp
 [ -s "$RESP_FILE" ] || die "the export wrote no $RESP_FILE"
 EXPORTED=$(find "$WWW/q" -type f | wc -l)
+# Flush the export's dirty pages now: otherwise kernel writeback competes with the first runs.
+sync
 
 # ---------------------------------------------------------------- 4. servers
 log "starting permitd on 127.0.0.1:$PERMITD_PORT (core $SERVER_CPU)"
