@@ -253,15 +253,30 @@ impl Metrics {
                 vec![gauge(s.age_seconds)],
             ));
         }
+        // The encoder refuses a family without samples (no request counted yet): leave it out.
+        families.retain(|f| !f.get_metric().is_empty());
         prometheus::TextEncoder::new()
             .encode_to_string(&families)
-            .expect("text encoding of well-formed families does not fail")
+            .expect("text encoding of families with samples does not fail")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scrape_before_any_request_is_well_formed() {
+        // Regression: an empty family made the encoder fail and the scrape panic.
+        let metrics = Metrics::default();
+        let text = metrics.render(None);
+        assert!(text.contains("permitd_open_connections 0"), "{text}");
+        assert!(!text.contains("permitd_http_requests_total{"));
+        metrics.register_thread();
+        assert!(metrics
+            .render(None)
+            .contains("permitd_http_request_duration_seconds_count 0"));
+    }
 
     #[test]
     fn counts_from_every_thread_add_up_in_the_exposition() {
