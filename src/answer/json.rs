@@ -3,6 +3,8 @@
 //! [`PermitView`] is built once per answer from the archived record, borrowing its strings, and
 //! rendered as JSON here or as the citizen page in [`super::html`]: both say the same thing.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use crate::catalog::{Catalog, Choice, Industry, LicenceTypeId, Obligation};
@@ -86,7 +88,7 @@ pub struct FaceView<'a> {
 #[derive(Serialize)]
 pub struct LicenceRef<'a> {
     #[serde(rename = "type")]
-    pub type_code: String,
+    pub type_code: Cow<'a, str>,
     pub name: &'a str,
     pub department: &'a str,
 }
@@ -94,7 +96,7 @@ pub struct LicenceRef<'a> {
 #[derive(Serialize)]
 pub struct LicenceView<'a> {
     #[serde(rename = "type")]
-    pub type_code: String,
+    pub type_code: Cow<'a, str>,
     pub name: &'a str,
     /// The approving department: whom to contact for remedies (救济方式).
     pub department: &'a str,
@@ -119,10 +121,16 @@ pub struct SupersededView {
 
 const UNKNOWN: &str = "未知";
 
-fn licence_ref(catalog: &Catalog, id: LicenceTypeId) -> (String, &str, &str) {
+/// A licence type's code, name and department, borrowed from the catalogue (an id the catalogue
+/// does not know still gets its code, and 未知 for the rest).
+fn licence_ref(catalog: &Catalog, id: LicenceTypeId) -> (Cow<'_, str>, &str, &str) {
     match catalog.licence_type(id) {
-        Some(t) => (t.code.clone(), t.name.as_str(), t.department.as_str()),
-        None => (format!("L{:02}", id.0), UNKNOWN, UNKNOWN),
+        Some(t) => (
+            Cow::Borrowed(t.code.as_str()),
+            t.name.as_str(),
+            t.department.as_str(),
+        ),
+        None => (Cow::Owned(format!("L{:02}", id.0)), UNKNOWN, UNKNOWN),
     }
 }
 
@@ -276,7 +284,7 @@ impl StateView {
                 };
                 view.void = Some(VoidView {
                     by: "licence",
-                    licence_type: Some(code),
+                    licence_type: Some(code.into_owned()),
                     licence_name: Some(name.to_owned()),
                     licence_state: Some(state.code()),
                     by_date,

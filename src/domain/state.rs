@@ -75,11 +75,6 @@ impl DerivedState {
             DerivedState::Recovered { .. } => "已收回",
         }
     }
-
-    /// Whether the business may operate on this certificate (fully or in part).
-    pub fn is_usable(self) -> bool {
-        matches!(self, DerivedState::Valid | DerivedState::Partial { .. })
-    }
 }
 
 /// Applies the rules above. `asked_version` is the version a QR code names (`None`: current).

@@ -30,9 +30,7 @@ pub const ROUTE_LABELS: [&str; 8] = [
     "none",
 ];
 /// Status labels counted one by one; anything else is `other`.
-const STATUS_LABELS: [&str; 9] = [
-    "200", "400", "404", "405", "414", "500", "503", "other", "304",
-];
+const STATUS_LABELS: [&str; 8] = ["200", "400", "404", "405", "414", "500", "503", "other"];
 /// Upper bounds of the latency histogram, in seconds (time spent answering in the process).
 const LATENCY_BOUNDS_SECONDS: [f64; 12] = [
     1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 2.5e-2,
@@ -49,7 +47,6 @@ fn status_index(status: u16) -> usize {
         414 => 4,
         500 => 5,
         503 => 6,
-        304 => 8,
         _ => 7,
     }
 }

@@ -76,6 +76,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_route_has_its_own_metrics_label() {
+        // Route::index and ROUTE_LABELS are kept in two places: this ties them together.
+        use crate::server::metrics::ROUTE_LABELS;
+        let cases = [
+            ("/v1/permits/X", "permit"),
+            ("/q/X", "qr_scan"),
+            ("/v1/industries", "industries"),
+            ("/v1/industries/03", "industry"),
+            ("/healthz", "healthz"),
+            ("/readyz", "readyz"),
+            ("/metrics", "metrics"),
+        ];
+        assert_eq!(cases.len(), ROUTE_TEMPLATES.len());
+        for (path, label) in cases {
+            assert_eq!(ROUTE_LABELS[route(path).unwrap().index()], label, "{path}");
+        }
+        assert_eq!(ROUTE_LABELS[NO_ROUTE], "none");
+    }
+
+    #[test]
     fn paths_map_to_routes() {
         // Each route matches its own path shape and nothing longer or shorter.
         let cases: &[(&str, Option<Route>)] = &[
