@@ -131,7 +131,7 @@ const ACCEPT_HTML: Option<&[u8]> =
 fn resolver(bytes: AlignedVec, today: Date) -> Resolver<AlignedVec> {
     let snapshot = SnapshotFile::from_bytes(bytes).unwrap().verify().unwrap();
     let resolver = Resolver::new(Catalog::embedded().unwrap(), Clock::Fixed(today));
-    resolver.install(snapshot).unwrap();
+    resolver.install(snapshot);
     resolver
 }
 

@@ -48,7 +48,7 @@ const BATCH_LINES: usize = 1024;
 const BATCHES_IN_FLIGHT: usize = 4;
 
 /// One line's outcome on the parsing side: an event, or why the line is not one.
-type Parsed = Result<Event, String>;
+pub type Parsed = Result<Event, String>;
 
 /// Folds every event of `reader` into `registry`. `on_bytes` is told how many bytes were read,
 /// every ~4 MiB, for a progress bar.
@@ -63,32 +63,59 @@ pub fn fold(
     reader: impl Read + Send,
     on_bytes: &mut dyn FnMut(u64),
 ) -> io::Result<FoldReport> {
+    let mut report = FoldReport::default();
+    let lines = for_each_event(reader, on_bytes, &mut |line, parsed| {
+        match parsed {
+            Err(reason) => report.reject(line, reason),
+            Ok(event) => match registry.apply(event) {
+                Ok(Applied::Accepted { .. }) => report.accepted += 1,
+                Ok(Applied::Replay) => report.replays += 1,
+                Err(rejection) => report.reject(line, rejection.to_string()),
+            },
+        }
+        Ok(())
+    })?;
+    report.lines = lines;
+    Ok(report)
+}
+
+/// Reads and parses `reader` on a second thread and hands each non-blank line's outcome, in
+/// file order, to `sink` on this one (with its 1-based physical line number). Returns the number
+/// of lines read. A `sink` error stops the reading and is returned.
+///
+/// # Errors
+/// I/O errors of `reader`, or the first error `sink` returns.
+pub fn for_each_event(
+    reader: impl Read + Send,
+    on_bytes: &mut dyn FnMut(u64),
+    sink: &mut dyn FnMut(u64, Parsed) -> io::Result<()>,
+) -> io::Result<u64> {
     let (batches, received) =
         std::sync::mpsc::sync_channel::<Vec<(u64, Parsed)>>(BATCHES_IN_FLIGHT);
     let (progress, progress_received) = std::sync::mpsc::channel::<u64>();
     std::thread::scope(|scope| {
         let parser = scope.spawn(move || parse_lines(reader, &batches, &progress));
-        let mut report = FoldReport::default();
+        let mut failed = None;
         for batch in received {
             for (line, parsed) in batch {
-                report.lines = line;
-                match parsed {
-                    Err(reason) => report.reject(line, reason),
-                    Ok(event) => match registry.apply(event) {
-                        Ok(Applied::Accepted { .. }) => report.accepted += 1,
-                        Ok(Applied::Replay) => report.replays += 1,
-                        Err(rejection) => report.reject(line, rejection.to_string()),
-                    },
+                if let Err(e) = sink(line, parsed) {
+                    failed = Some(e);
+                    break;
                 }
+            }
+            if failed.is_some() {
+                break; // dropping `received` stops the parser
             }
             if let Some(bytes) = progress_received.try_iter().last() {
                 on_bytes(bytes);
             }
         }
         let (lines, bytes) = parser.join().expect("the parsing thread does not panic")?;
-        report.lines = lines;
+        if let Some(e) = failed {
+            return Err(e);
+        }
         on_bytes(bytes);
-        Ok(report)
+        Ok(lines)
     })
 }
 

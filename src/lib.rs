@@ -15,11 +15,14 @@
 //! - [`snapshot`]: the immutable, memory-mapped rkyv snapshot file: build, open, verify, look up.
 //! - [`server`]: the resolver's HTTP interface on hyper 1.x.
 //! - [`export`]: the resolver's answers as static files and a Redis mass insert, to compare with.
+//! - [`changelog`]: the durable change log: checksummed segment files, group commit, tailing.
+//! - [`writer`]: the writer path: accepting feed batches, the log, expiry, compaction.
 //!
 //! The domain modules (`codes`, `catalog`, `domain`) do no I/O.
 
 pub mod answer;
 pub mod catalog;
+pub mod changelog;
 pub mod codes;
 pub mod domain;
 pub mod event;
@@ -31,3 +34,4 @@ pub mod qr;
 pub mod registry;
 pub mod server;
 pub mod snapshot;
+pub mod writer;

@@ -35,5 +35,22 @@ pub const REQUEST_PATH_BYTES_MAX: usize = 512;
 /// Time in-flight requests get to finish after SIGTERM/SIGINT before the process exits.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// Largest change-log record payload (one accepted event and the permit it left), in bytes.
+pub const LOG_RECORD_BYTES_MAX: usize = 1 << 20;
+/// A change-log segment is closed and a new one started once it passes this size, in bytes.
+pub const LOG_SEGMENT_BYTES_MAX: u64 = 64 << 20;
+/// Largest batch body `POST /v1/feed` accepts, in bytes.
+pub const FEED_BATCH_BYTES_MAX: usize = 16 << 20;
+/// Most events in one feed batch.
+pub const FEED_BATCH_EVENTS_MAX: usize = 50_000;
+/// Batches waiting for the writer's committer; one more gets 503 with Retry-After.
+pub const WRITER_QUEUE_BATCHES_MAX: usize = 64;
+/// Most connections the writer's admin listener serves at once.
+pub const WRITER_CONNECTIONS_MAX: usize = 256;
+/// How often a resolver looks for new change-log records when it found none last time.
+pub const LOG_TAIL_POLL_INTERVAL: Duration = Duration::from_millis(1);
+/// Most permits one `GET /v1/changes` page lists.
+pub const CHANGES_PAGE_PERMITS_MAX: usize = 10_000;
+
 const _: () = assert!(SNAPSHOT_SHARD_BYTES_MAX < (1 << 31));
 const _: () = assert!(SNAPSHOT_SHARDS_MAX * SNAPSHOT_SHARD_PERMITS_MAX >= 50_000_000);

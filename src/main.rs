@@ -20,6 +20,8 @@ use permitd::server::resolver::Clock;
 use permitd::server::{Resolver, ServeOptions};
 use permitd::snapshot::{self, SnapshotFile};
 
+mod cli;
+
 #[derive(Parser)]
 #[command(
     name = "permitd",
@@ -33,10 +35,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Writes deterministic synthetic permits as NDJSON "permit issued" (and later) events.
+    /// Writes deterministic synthetic permits as NDJSON "permit issued" (and later) events, or
+    /// with --changes N --from FILE, a change feed for the permits FILE holds.
     Gen {
+        #[arg(long, required_unless_present = "changes")]
+        permits: Option<u64>,
+        /// Write N change events (revocations, renewals, reissues…) for the data set --from.
+        #[arg(long, requires = "from", conflicts_with = "permits")]
+        changes: Option<u64>,
+        /// The data set (a `permitd gen` feed) the changes are for.
         #[arg(long)]
-        permits: u64,
+        from: Option<PathBuf>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// The date the data set describes (YYYY-MM-DD); default: today in Beijing.
@@ -50,7 +59,7 @@ enum Command {
         #[command(subcommand)]
         command: SnapshotCommand,
     },
-    /// Serves the resolver on the snapshot CURRENT names in DIR.
+    /// Serves the resolver on the snapshot CURRENT names in DIR, following DIR's change log.
     Serve {
         #[arg(long)]
         data: PathBuf,
@@ -65,6 +74,33 @@ enum Command {
         listen: SocketAddr,
         #[arg(long, default_value_t = 100_000)]
         permits: u64,
+    },
+    /// Runs the writer: accepts feed batches on an admin listener, logs them durably, compacts.
+    Writer {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: SocketAddr,
+        /// A file holding the feed token (else the environment variable PERMITD_FEED_TOKEN).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        /// Compact after this many accepted events.
+        #[arg(long, default_value_t = 200_000)]
+        compact_events: u64,
+        /// Compact after this many seconds when anything changed.
+        #[arg(long, default_value_t = 600)]
+        compact_seconds: u64,
+        /// Snapshot files kept (the log is kept back to the oldest).
+        #[arg(long, default_value_t = 2)]
+        keep_snapshots: usize,
+        /// Allow a non-loopback admin address (the feed endpoint is never for the public).
+        #[arg(long)]
+        allow_remote: bool,
+    },
+    /// Sends a feed file to a writer, or imports one offline.
+    Feed {
+        #[command(subcommand)]
+        command: FeedCommand,
     },
     /// Writes what the resolver answers as files for other servers (see `permitd::export`).
     Export {
@@ -100,6 +136,28 @@ enum SnapshotCommand {
 }
 
 #[derive(Subcommand)]
+enum FeedCommand {
+    /// POSTs FILE to a running writer in batches; prints the acknowledged sequence range.
+    Send {
+        file: PathBuf,
+        /// The writer's admin address, e.g. http://127.0.0.1:8081
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        /// Events per batch.
+        #[arg(long, default_value_t = 10_000)]
+        batch: usize,
+    },
+    /// Imports FILE into DIR with no writer running: validated, logged, then compacted.
+    Apply {
+        file: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum CheckCommand {
     /// A comprehensive permit number (16 characters).
     Number { number: String },
@@ -122,15 +180,52 @@ fn main() -> ExitCode {
         Command::Export { what } => export(what),
         Command::Gen {
             permits,
+            changes,
+            from,
             seed,
             as_of,
             out,
-        } => gen(
-            permits,
-            seed,
-            as_of.unwrap_or_else(Date::today_in_beijing),
-            &out,
+        } => match (permits, changes, from) {
+            (_, Some(changes), Some(from)) => cli::gen_changes(changes, &from, seed, &out),
+            (Some(permits), _, _) => gen(
+                permits,
+                seed,
+                as_of.unwrap_or_else(Date::today_in_beijing),
+                &out,
+            ),
+            _ => Err(anyhow::anyhow!(
+                "give --permits N, or --changes N --from FILE"
+            )),
+        },
+        Command::Writer {
+            data,
+            listen,
+            token_file,
+            compact_events,
+            compact_seconds,
+            keep_snapshots,
+            allow_remote,
+        } => cli::writer(
+            &data,
+            listen,
+            token_file.as_deref(),
+            compact_events,
+            compact_seconds,
+            keep_snapshots,
+            allow_remote,
         ),
+        Command::Feed {
+            command:
+                FeedCommand::Send {
+                    file,
+                    to,
+                    token_file,
+                    batch,
+                },
+        } => return cli::feed_send(&file, &to, token_file.as_deref(), batch),
+        Command::Feed {
+            command: FeedCommand::Apply { file, data },
+        } => cli::feed_apply(&file, &data),
         Command::Snapshot {
             command: SnapshotCommand::Build { input, data },
         } => build(&input, &data).map(|_| ()),
@@ -255,9 +350,17 @@ fn build(input: &Path, data: &Path) -> anyhow::Result<PathBuf> {
         report.lines, report.accepted, report.replays, report.rejected
     );
     let sequence = registry.sequence();
+    // The applied event ids go into the snapshot: a writer resuming from it knows them.
+    let event_ids: Vec<u128> = registry.event_ids().collect();
     let permits = registry.into_sorted();
     let written = Instant::now();
-    let (path, stats) = snapshot::publish(data, &permits, sequence)?;
+    let rendering = snapshot::build::Rendering {
+        catalog: &catalog,
+        as_of: Date::today_in_beijing(),
+    };
+    let (path, stats) =
+        snapshot::build::publish_with(data, &permits, sequence, &event_ids, &rendering)?;
+    drop(event_ids);
     eprintln!(
         "wrote {} ({} permits, {} versions, {} licences, {} shards, {} bytes, {:.0} bytes/permit) in {:.1?}; total {:.1?}",
         path.display(),
@@ -321,6 +424,10 @@ fn inspect(data: &Path) -> anyhow::Result<()> {
         h.number_index.bytes, h.token_index.bytes
     );
     println!(
+        "changes index: {} entries  event ids: {}",
+        h.changes, h.event_id_count
+    );
+    println!(
         "body blake3: {}",
         blake3::Hash::from(h.body_checksum).to_hex()
     );
@@ -368,13 +475,25 @@ fn run_server(data: &Path, listen: SocketAddr, on_ready: Option<OnReady>) -> any
     // Verification runs beside the serving threads: /healthz answers, /readyz waits for it.
     let (failed_tx, failed_rx) = std::sync::mpsc::channel::<anyhow::Error>();
     let loader = resolver.clone();
+    let data_dir = data.to_owned();
+    let follow_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let follow_stopped = follow_stop.clone();
     std::thread::spawn(move || {
         let started = Instant::now();
         match file.verify() {
             Ok(snapshot) => {
                 let (sequence, permits) = (snapshot.header().sequence, snapshot.len());
-                let _ = loader.install(snapshot);
+                loader.install(snapshot);
                 eprintln!("permitd: snapshot {} verified in {:.2?}: sequence {sequence}, {permits} permits; ready", path.display(), started.elapsed());
+                // From here on, follow the directory: its change log and newer snapshots.
+                if let Err(e) = permitd::server::follow::start(
+                    loader.clone(),
+                    &data_dir,
+                    Some(path.clone()),
+                    follow_stop,
+                ) {
+                    eprintln!("permitd: cannot follow {}: {e}", data_dir.display());
+                }
                 if let Some(on_ready) = on_ready {
                     on_ready(&loader);
                 }
@@ -386,6 +505,7 @@ fn run_server(data: &Path, listen: SocketAddr, on_ready: Option<OnReady>) -> any
         }
     });
     let drained = serve_per_core(listeners, resolver, ServeOptions::default(), stopped)?;
+    follow_stopped.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Ok(e) = failed_rx.try_recv() {
         return Err(e);
     }
@@ -484,7 +604,7 @@ fn export(what: ExportCommand) -> anyhow::Result<()> {
         .verify()
         .with_context(|| format!("verifying {}", path.display()))?;
     let resolver: Resolver = Resolver::new(Catalog::embedded()?, Clock::System);
-    let _ = resolver.install(snapshot);
+    resolver.install(snapshot);
     let stats = permitd::export::export_answers(&resolver, &out, limit)?;
     eprintln!(
         "exported {} permits into {}: {} answer files ({} bytes), {} ({} bytes) in {:.1?}",

@@ -8,5 +8,6 @@
 
 pub mod html;
 pub mod json;
+pub mod library;
 
 pub use json::{answer_valid_through, PermitView};

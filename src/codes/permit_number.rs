@@ -354,6 +354,11 @@ impl ArchivedPermitNumber {
     pub fn key(&self) -> u64 {
         key_of(&self.ascii)
     }
+
+    /// The owned number (the bytes were checked when archived).
+    pub fn to_native(&self) -> PermitNumber {
+        PermitNumber { ascii: self.ascii }
+    }
 }
 
 impl std::str::FromStr for PermitNumber {

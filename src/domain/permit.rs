@@ -46,6 +46,14 @@ pub struct Permit {
     /// Versions this one superseded, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub superseded_versions: Vec<SupersededVersion>,
+    /// The change-log sequence number of the last accepted event that changed this permit.
+    /// Assigned by the writer (a producer's value is ignored); orders `GET /v1/changes`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sequence: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What the issuing authority itself did to the permit, apart from its licences.

@@ -75,6 +75,7 @@
 //! - The free-trade-zone filing (如位于自由贸易试验区，取得备案凭证即可) never applies: Fangshan
 //!   has no part of the Beijing pilot free-trade zone.
 
+pub mod changes;
 pub mod industries;
 pub mod licences;
 pub mod names;
@@ -91,7 +92,7 @@ use crate::catalog::{Catalog, Choice, LicenceTypeId, Obligation, LICENCE_TYPE_ID
 use crate::codes::uscc::organisation_code_check;
 use crate::codes::{PermitNumber, Uscc};
 use crate::domain::{Date, Licence, LicenceState, Permit, PermitStatus};
-use crate::event::{Change, Event, Timestamp, SCHEMA_VERSION};
+use crate::event::{Change, Event, LicenceAction, Timestamp, SCHEMA_VERSION};
 use crate::limits::SNAPSHOT_PERMITS_MAX;
 
 use industries::IndustryStyle;
@@ -277,7 +278,7 @@ enum Action {
     StateChange {
         number: PermitNumber,
         licence_type: LicenceTypeId,
-        state: LicenceState,
+        action: LicenceAction,
         reason: &'static str,
     },
 }
@@ -612,6 +613,7 @@ impl<'a> Generator<'a> {
             licences,
             status: PermitStatus::Active,
             superseded_versions: Vec::new(),
+            sequence: 0,
         };
         let change = self.emit(at, ISSUING_DEPARTMENT, Change::PermitIssued { permit })?;
         let Change::PermitIssued { permit } = change else {
@@ -628,7 +630,7 @@ impl<'a> Generator<'a> {
                             Action::StateChange {
                                 number,
                                 licence_type,
-                                state: LicenceState::Valid,
+                                action: LicenceAction::CommitmentVerified,
                                 reason: "告知承诺核查通过",
                             },
                         );
@@ -640,7 +642,15 @@ impl<'a> Generator<'a> {
                 self.schedule(ordinal, action);
             }
             Fate::Suspended => {
-                let index = self.pick_granted(&permit.licences);
+                // Only a licence in force without a pending commitment check is suspended
+                // (a pending one is checked first); a permit with none is left as it is.
+                let valid: Vec<usize> = (0..permit.licences.len())
+                    .filter(|&i| permit.licences[i].state == LicenceState::Valid)
+                    .collect();
+                let Some(&index) = valid.get(self.rng.random_range(0..valid.len().max(1))) else {
+                    self.stats.permits += 1;
+                    return Ok(());
+                };
                 const REASONS: [&str; 3] = [
                     "责令停业整顿",
                     "检查不合格，责令暂停经营整改",
@@ -652,7 +662,7 @@ impl<'a> Generator<'a> {
                     Action::StateChange {
                         number,
                         licence_type: permit.licences[index].licence_type,
-                        state: LicenceState::Suspended,
+                        action: LicenceAction::Suspended,
                         reason,
                     },
                 );
@@ -711,7 +721,7 @@ impl<'a> Generator<'a> {
             Action::StateChange {
                 number,
                 licence_type,
-                state,
+                action,
                 reason,
             } => {
                 let department = self.profiles[usize::from(licence_type.0)]
@@ -722,9 +732,10 @@ impl<'a> Generator<'a> {
                 let change = Change::LicenceStateChanged {
                     number,
                     licence_type,
-                    state,
+                    action,
                     reason: Some(reason.to_owned()),
                     on,
+                    grant: None,
                 };
                 self.emit_owned(at, department, change)?;
                 self.stats.licence_state_changes += 1;
@@ -1375,7 +1386,7 @@ impl<'a> Generator<'a> {
                 return Action::StateChange {
                     number,
                     licence_type: permit.licences[index].licence_type,
-                    state: LicenceState::Revoked,
+                    action: LicenceAction::CommitmentFailed,
                     reason: "告知承诺核查不符，依法撤销",
                 };
             }
@@ -1385,9 +1396,9 @@ impl<'a> Generator<'a> {
         let kind = self.kind(licence_type);
         let pick =
             |rng: &mut ChaCha8Rng, list: &[&'static str]| list[rng.random_range(0..list.len())];
-        let (state, reason) = match self.rng.random_range(0..100) {
+        let (action, reason) = match self.rng.random_range(0..100) {
             0..45 => (
-                LicenceState::Cancelled,
+                LicenceAction::Cancelled,
                 pick(
                     &mut self.rng,
                     &[
@@ -1399,7 +1410,7 @@ impl<'a> Generator<'a> {
                 ),
             ),
             45..70 => (
-                LicenceState::Lapsed,
+                LicenceAction::Lapsed,
                 pick(
                     &mut self.rng,
                     &[
@@ -1410,7 +1421,7 @@ impl<'a> Generator<'a> {
                 ),
             ),
             70..85 => (
-                LicenceState::Revoked,
+                LicenceAction::Revoked,
                 pick(
                     &mut self.rng,
                     &[
@@ -1420,13 +1431,13 @@ impl<'a> Generator<'a> {
                     ],
                 ),
             ),
-            _ if kind.can_be_withdrawn() => (LicenceState::Withdrawn, kind.withdrawal_reason()),
-            _ => (LicenceState::Cancelled, "经营者申请注销"),
+            _ if kind.can_be_withdrawn() => (LicenceAction::Withdrawn, kind.withdrawal_reason()),
+            _ => (LicenceAction::Cancelled, "经营者申请注销"),
         };
         Action::StateChange {
             number,
             licence_type,
-            state,
+            action,
             reason,
         }
     }

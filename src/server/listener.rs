@@ -103,7 +103,10 @@ pub async fn serve_with_slots<B: SnapshotBytes>(
         let service_counters = counters.clone();
         let service = service_fn(move |request: Request<Incoming>| {
             let accept = request.headers().get(ACCEPT).map(|v| v.as_bytes());
-            let (method, path) = (request.method(), request.uri().path());
+            // The query string travels with the path: the few routes that read one parse it.
+            let uri = request.uri();
+            let path = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+            let method = request.method();
             let response = resolver.respond_counted(&service_counters, method, path, accept);
             async move { Ok::<_, Infallible>(response) }
         });

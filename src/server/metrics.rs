@@ -19,7 +19,7 @@ use prometheus::proto::{
 };
 
 /// Route labels, in [`crate::server::router::Route`] order, plus requests that matched none.
-pub const ROUTE_LABELS: [&str; 8] = [
+pub const ROUTE_LABELS: [&str; 10] = [
     "permit",
     "qr_scan",
     "industries",
@@ -27,6 +27,8 @@ pub const ROUTE_LABELS: [&str; 8] = [
     "healthz",
     "readyz",
     "metrics",
+    "changes",
+    "aggregates",
     "none",
 ];
 /// Status labels counted one by one; anything else is `other`.

@@ -10,9 +10,11 @@
 //! The request path does no file I/O and takes no lock: the snapshot is read in place through
 //! the map, the catalogue answers are rendered once at start.
 
+pub mod follow;
 pub mod listener;
 pub mod metrics;
 pub mod negotiate;
+pub mod overlay;
 pub mod resolver;
 pub mod router;
 

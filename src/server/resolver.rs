@@ -1,10 +1,16 @@
 //! What a request reads, and the function that answers it: [`Resolver::respond`], one request in,
 //! one response out, with no socket (the handler benchmark calls it directly).
 //!
-//! The snapshot is installed once, after verification; until then data routes answer 503 and
-//! `/readyz` says not ready. Reads take no lock: `OnceLock::get` is one atomic load.
+//! The snapshot is installed after verification and swapped atomically when a newer one is
+//! published ([`arc_swap`]: a request keeps the one it loaded until it answers); until the first
+//! one, data routes answer 503 and `/readyz` says not ready. Permits changed since the snapshot
+//! come from the [`Overlay`], consulted first. Reads take no lock a writer holds for longer than
+//! one pointer swap.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -14,14 +20,16 @@ use memmap2::Mmap;
 
 use crate::answer::html;
 use crate::answer::json::{error_body, IndustryGuide, PermitView};
+use crate::answer::library::{change_line, Aggregates, LibraryConfig};
 use crate::catalog::Catalog;
 use crate::codes::PermitNumber;
 use crate::domain::permit::ArchivedPermit;
 use crate::domain::Date;
-use crate::limits::REQUEST_PATH_BYTES_MAX;
+use crate::limits::{CHANGES_PAGE_PERMITS_MAX, REQUEST_PATH_BYTES_MAX};
 use crate::qr::Token;
 use crate::server::metrics::{Metrics, SnapshotGauges, ThreadCounters};
 use crate::server::negotiate::prefers_html;
+use crate::server::overlay::{Overlay, OverlayEntry};
 use crate::server::router::{route, Route, NO_ROUTE};
 use crate::snapshot::index::Location;
 use crate::snapshot::{Snapshot, SnapshotBytes};
@@ -44,7 +52,7 @@ pub enum Clock {
 }
 
 impl Clock {
-    fn today(self) -> Date {
+    pub fn today(self) -> Date {
         match self {
             Clock::System => Date::today_in_beijing(),
             Clock::Fixed(date) => date,
@@ -52,19 +60,31 @@ impl Clock {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("a snapshot is installed already")]
-pub struct AlreadyInstalled;
-
 pub struct Resolver<B: SnapshotBytes = Mmap> {
     catalog: Catalog,
-    snapshot: OnceLock<Snapshot<B>>,
+    snapshot: ArcSwapOption<Snapshot<B>>,
+    overlay: Overlay,
+    /// The last change-log sequence the follower read.
+    followed: AtomicU64,
     clock: Clock,
     industries_body: Bytes,
     /// Index = category − 1.
     industry_bodies: Vec<Bytes>,
     metrics: Metrics,
+    library: LibraryConfig,
+    /// The snapshot's counts for `GET /v1/aggregates`, made when it is installed.
+    aggregates: ArcSwapOption<BaseAggregates>,
 }
+
+/// Permit counts over one snapshot at one date; the overlay's changes are applied per request.
+struct BaseAggregates {
+    sequence: u64,
+    as_of: Date,
+    counts: Aggregates,
+}
+
+/// Permits one `GET /v1/changes` lists when the query does not say.
+const CHANGES_PAGE_PERMITS_DEFAULT: usize = 1000;
 
 impl<B: SnapshotBytes> Resolver<B> {
     /// A resolver with no snapshot yet; the catalogue answers are rendered here, once.
@@ -85,24 +105,78 @@ impl<B: SnapshotBytes> Resolver<B> {
         Resolver {
             metrics: Metrics::default(),
             catalog,
-            snapshot: OnceLock::new(),
+            snapshot: ArcSwapOption::empty(),
+            overlay: Overlay::default(),
+            followed: AtomicU64::new(0),
             clock,
             industries_body,
             industry_bodies,
+            library: LibraryConfig::fangshan_default(),
+            aggregates: ArcSwapOption::empty(),
         }
     }
 
-    /// Installs the verified snapshot that every later request reads.
-    ///
-    /// # Errors
-    /// [`AlreadyInstalled`] if one is installed already (swapping comes with the writer path);
-    /// the new one is dropped.
-    pub fn install(&self, snapshot: Snapshot<B>) -> Result<(), AlreadyInstalled> {
-        self.snapshot.set(snapshot).map_err(|_| AlreadyInstalled)
+    /// Installs a verified snapshot: every request that starts after this reads it; requests
+    /// under way finish on the one they loaded, which is unmapped when the last of them ends.
+    pub fn install(&self, snapshot: Snapshot<B>) {
+        self.snapshot.store(Some(Arc::new(snapshot)));
+        self.refresh_aggregates();
     }
 
-    pub fn snapshot(&self) -> Option<&Snapshot<B>> {
-        self.snapshot.get()
+    /// Counts the installed snapshot's permits by industry × state × authority for today, unless
+    /// counts for this snapshot and date exist. One pass over every record: call it off the
+    /// request path (install and the follower do).
+    pub fn refresh_aggregates(&self) {
+        let Some(snapshot) = self.snapshot.load_full() else {
+            return;
+        };
+        let today = self.clock.today();
+        let sequence = snapshot.header().sequence;
+        let current = self.aggregates.load();
+        if current
+            .as_ref()
+            .is_some_and(|a| a.sequence == sequence && a.as_of == today)
+        {
+            return;
+        }
+        let mut counts = Aggregates::new();
+        for permit in snapshot.iter() {
+            counts.add(permit, today);
+        }
+        self.aggregates.store(Some(Arc::new(BaseAggregates {
+            sequence,
+            as_of: today,
+            counts,
+        })));
+    }
+
+    pub fn snapshot(&self) -> Option<Arc<Snapshot<B>>> {
+        self.snapshot.load_full()
+    }
+
+    /// What changed since the snapshot (filled by [`crate::server::follow`]).
+    pub fn overlay(&self) -> &Overlay {
+        &self.overlay
+    }
+
+    /// The date answers are evaluated for.
+    pub fn today(&self) -> Date {
+        self.clock.today()
+    }
+
+    /// Records the last change-log sequence the follower read.
+    pub fn set_followed(&self, sequence: u64) {
+        self.followed.store(sequence, Ordering::Relaxed);
+    }
+
+    /// The newest sequence this resolver answers for: the follower's or the snapshot's.
+    pub fn sequence(&self) -> u64 {
+        let snapshot = self
+            .snapshot
+            .load()
+            .as_ref()
+            .map_or(0, |s| s.header().sequence);
+        snapshot.max(self.followed.load(Ordering::Relaxed))
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -129,7 +203,7 @@ impl<B: SnapshotBytes> Resolver<B> {
     }
 
     pub fn is_ready(&self) -> bool {
-        self.snapshot.get().is_some()
+        self.snapshot.load().is_some()
     }
 
     /// Answers one request. `accept` is the raw `Accept` header, if any.
@@ -190,6 +264,8 @@ impl<B: SnapshotBytes> Resolver<B> {
             Route::Industries => cached(self.industries_body.clone()),
             Route::Industry { code } => self.industry(code),
             Route::Permit { number } => self.permit(number),
+            Route::Changes { query } => self.changes(query),
+            Route::Aggregates => self.aggregates_answer(),
             Route::QrScan { token } => {
                 let mut response = self.scan(token, prefers_html(accept));
                 // The answer depends on Accept: caches must key on it.
@@ -202,7 +278,7 @@ impl<B: SnapshotBytes> Resolver<B> {
     }
 
     fn metrics_answer(&self) -> Response<Body> {
-        let gauges = self.snapshot.get().map(|s| {
+        let gauges = self.snapshot.load_full().map(|s| {
             let age_ms = crate::event::Timestamp::now().unix_ms - s.header().created_unix_ms;
             SnapshotGauges {
                 sequence: s.header().sequence,
@@ -238,13 +314,17 @@ impl<B: SnapshotBytes> Resolver<B> {
     }
 
     fn permit(&self, text: &str) -> Response<Body> {
-        let Some(snapshot) = self.snapshot.get() else {
+        let guard = self.snapshot.load();
+        let Some(snapshot) = guard.as_deref() else {
             return not_ready();
         };
         let number = match PermitNumber::parse(text) {
             Ok(n) => n,
             Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_number", &e.to_string()),
         };
+        if let Some(entry) = self.overlay.get(number.key(), snapshot.header().sequence) {
+            return self.answer_entry(&entry, None, false);
+        }
         match snapshot.locate(&number) {
             Some(location) => self.answer(snapshot, location, None, false),
             None => error(
@@ -257,7 +337,8 @@ impl<B: SnapshotBytes> Resolver<B> {
 
     /// A QR scan: a permit number (current version) or a token (one version).
     fn scan(&self, text: &str, html: bool) -> Response<Body> {
-        let Some(snapshot) = self.snapshot.get() else {
+        let guard = self.snapshot.load();
+        let Some(snapshot) = guard.as_deref() else {
             return with_page(not_ready(), html, "无法验证", "服务正在启动，请稍后再扫。");
         };
         // Scanned codes are case-insensitive (QR alphanumeric mode is upper case only).
@@ -273,6 +354,10 @@ impl<B: SnapshotBytes> Resolver<B> {
             let text = std::str::from_utf8(&upper).expect("ASCII stays UTF-8");
             match PermitNumber::parse(text) {
                 Ok(number) => {
+                    let covered = snapshot.header().sequence;
+                    if let Some(entry) = self.overlay.get(number.key(), covered) {
+                        return self.answer_entry(&entry, None, html);
+                    }
                     return match snapshot.locate(&number) {
                         Some(location) => self.answer(snapshot, location, None, html),
                         None => with_page(
@@ -289,9 +374,9 @@ impl<B: SnapshotBytes> Resolver<B> {
                 }
                 // A token can look like a number by chance: try it before refusing.
                 Err(e)
-                    if Token::decode(text)
-                        .and_then(|t| snapshot.get_by_token(&t))
-                        .is_none() =>
+                    if Token::decode(text).is_none_or(|t| {
+                        snapshot.get_by_token(&t).is_none() && self.overlay.token(&t).is_none()
+                    }) =>
                 {
                     return with_page(
                         error(StatusCode::BAD_REQUEST, "malformed_number", &e.to_string()),
@@ -315,8 +400,22 @@ impl<B: SnapshotBytes> Resolver<B> {
                 "二维码内容无法识别，可能已损坏或被篡改。",
             );
         };
-        match snapshot.locate_token(&token) {
-            Some((location, version)) => self.answer(snapshot, location, Some(version), html),
+        let covered = snapshot.header().sequence;
+        if let Some((location, version)) = snapshot.locate_token(&token) {
+            if !self.overlay.is_empty() {
+                let key = snapshot.record(location).map(|p| p.number.key());
+                if let Some(entry) = key.and_then(|k| self.overlay.get(k, covered)) {
+                    return self.answer_entry(&entry, Some(version), html);
+                }
+            }
+            return self.answer(snapshot, location, Some(version), html);
+        }
+        let issued_since = self
+            .overlay
+            .token(&token)
+            .and_then(|(key, version)| Some((self.overlay.get(key, covered)?, version)));
+        match issued_since {
+            Some((entry, version)) => self.answer_entry(&entry, Some(version), html),
             None => with_page(
                 error(
                     StatusCode::NOT_FOUND,
@@ -361,6 +460,123 @@ impl<B: SnapshotBytes> Resolver<B> {
         self.render(permit, scanned, today, snapshot.header().sequence, html)
     }
 
+    /// `GET /v1/changes?after=SEQ&limit=N`: NDJSON, one line per permit whose state changed
+    /// after sequence `SEQ`, in sequence order, each with its `cursor`; the header
+    /// `Next-Cursor` is the cursor to ask with next (the last line's), `More` whether the page
+    /// was cut at `limit`. Snapshot records first (their sequences are all at most the
+    /// snapshot's), then the overlay's; a permit changed since the snapshot is listed once, with
+    /// its latest state. Compaction does not move a cursor: a permit keeps its sequence.
+    fn changes(&self, query: &str) -> Response<Body> {
+        let guard = self.snapshot.load();
+        let Some(snapshot) = guard.as_deref() else {
+            return not_ready();
+        };
+        let (after, limit) = match changes_query(query) {
+            Ok(parsed) => parsed,
+            Err(message) => return error(StatusCode::BAD_REQUEST, "bad_query", &message),
+        };
+        let today = self.clock.today();
+        let covered = snapshot.header().sequence;
+        let mut body = Vec::with_capacity(limit.min(256) * 1536);
+        let mut listed = 0usize;
+        let mut cursor = after;
+        let mut more = false;
+        for (sequence, location) in snapshot.changes_after(after) {
+            let Some(permit) = snapshot.record(location) else {
+                continue;
+            };
+            if self.overlay.get(permit.number.key(), covered).is_some() {
+                continue; // listed below with its newer state
+            }
+            if listed == limit {
+                more = true;
+                break;
+            }
+            change_line(&mut body, permit, &self.catalog, &self.library, today);
+            (listed, cursor) = (listed + 1, sequence);
+        }
+        if !more {
+            for (sequence, key) in self.overlay.changes_after(after, covered) {
+                let Some(entry) = self.overlay.get(key, covered) else {
+                    continue;
+                };
+                if listed == limit {
+                    more = true;
+                    break;
+                }
+                change_line(
+                    &mut body,
+                    entry.permit(),
+                    &self.catalog,
+                    &self.library,
+                    today,
+                );
+                (listed, cursor) = (listed + 1, sequence);
+            }
+        }
+        const NDJSON: HeaderValue = HeaderValue::from_static("application/x-ndjson");
+        let mut response = respond_with(StatusCode::OK, NDJSON, NO_STORE, Bytes::from(body));
+        let headers = response.headers_mut();
+        headers.insert("next-cursor", HeaderValue::from(cursor));
+        headers.insert(
+            "more",
+            HeaderValue::from_static(if more { "true" } else { "false" }),
+        );
+        response
+    }
+
+    /// `GET /v1/aggregates`: permit counts by industry × derived state × issuing authority, as
+    /// of the newest sequence this resolver has read.
+    fn aggregates_answer(&self) -> Response<Body> {
+        let guard = self.snapshot.load();
+        let Some(snapshot) = guard.as_deref() else {
+            return not_ready();
+        };
+        let today = self.clock.today();
+        let covered = snapshot.header().sequence;
+        let base = self.aggregates.load();
+        let Some(base) = base
+            .as_deref()
+            .filter(|b| b.sequence == covered && b.as_of == today)
+        else {
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "counting",
+                "the counts for the current snapshot are being made; retry shortly",
+            );
+            response
+                .headers_mut()
+                .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return response;
+        };
+        let mut counts = base.counts.clone();
+        let mut sequence = covered;
+        for (key, entry) in self.overlay.entries(covered) {
+            if let Some(old) = PermitNumber::from_key(key).and_then(|n| snapshot.get(&n)) {
+                counts.remove(old, today);
+            }
+            counts.add(entry.permit(), today);
+            sequence = sequence.max(entry.sequence);
+        }
+        let body = counts.to_json(sequence, today, &self.catalog);
+        respond_with(StatusCode::OK, JSON, NO_STORE, Bytes::from(body))
+    }
+
+    /// [`Resolver::answer`] for a permit changed since the snapshot.
+    fn answer_entry(
+        &self,
+        entry: &OverlayEntry,
+        scanned: Option<u32>,
+        html: bool,
+    ) -> Response<Body> {
+        let scanned = scanned.filter(|&v| v != entry.version);
+        let today = self.clock.today();
+        if !html && scanned.is_none() && entry.holds_on(today) {
+            return respond_with(StatusCode::OK, JSON, NO_STORE, entry.json.clone());
+        }
+        self.render(entry.permit(), scanned, today, entry.sequence, html)
+    }
+
     fn render(
         &self,
         permit: &ArchivedPermit,
@@ -381,6 +597,35 @@ impl<B: SnapshotBytes> Resolver<B> {
             respond_with(StatusCode::OK, JSON, NO_STORE, Bytes::from(view.to_json()))
         }
     }
+}
+
+/// `after` (default 0) and `limit` (default [`CHANGES_PAGE_PERMITS_DEFAULT`], at most
+/// [`CHANGES_PAGE_PERMITS_MAX`]) from a query string; anything else in it is an error.
+fn changes_query(query: &str) -> Result<(u64, usize), String> {
+    let (mut after, mut limit) = (0u64, CHANGES_PAGE_PERMITS_DEFAULT);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match name {
+            "after" => {
+                after = value
+                    .parse()
+                    .map_err(|_| format!("after={value:?} is not a sequence number"))?;
+            }
+            "limit" => {
+                limit = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=CHANGES_PAGE_PERMITS_MAX).contains(n))
+                    .ok_or_else(|| {
+                        format!(
+                            "limit={value:?} is not a count from 1 to {CHANGES_PAGE_PERMITS_MAX}"
+                        )
+                    })?;
+            }
+            other => return Err(format!("unknown query parameter {other:?} (after, limit)")),
+        }
+    }
+    Ok((after, limit))
 }
 
 fn respond_with(

@@ -4,13 +4,24 @@
 /// A matched route, borrowing its parameters from the path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'a> {
-    Permit { number: &'a str },
-    QrScan { token: &'a str },
+    Permit {
+        number: &'a str,
+    },
+    QrScan {
+        token: &'a str,
+    },
     Industries,
-    Industry { code: &'a str },
+    Industry {
+        code: &'a str,
+    },
     Healthz,
     Readyz,
     Metrics,
+    /// `/v1/changes?after=SEQ&limit=N`, with the raw query string.
+    Changes {
+        query: &'a str,
+    },
+    Aggregates,
 }
 
 impl Route<'_> {
@@ -24,12 +35,14 @@ impl Route<'_> {
             Route::Healthz => 4,
             Route::Readyz => 5,
             Route::Metrics => 6,
+            Route::Changes { .. } => 7,
+            Route::Aggregates => 8,
         }
     }
 }
 
 /// The metrics label index of a request that matched no route.
-pub const NO_ROUTE: usize = 7;
+pub const NO_ROUTE: usize = 9;
 
 /// Every route template, as the OpenAPI document names them. A test keeps the two in step.
 pub const ROUTE_TEMPLATES: &[&str] = &[
@@ -40,11 +53,13 @@ pub const ROUTE_TEMPLATES: &[&str] = &[
     "/healthz",
     "/readyz",
     "/metrics",
+    "/v1/changes",
+    "/v1/aggregates",
 ];
 
-/// The route `path` names (without its query string), or `None`.
+/// The route `path` names, or `None`. A query string is ignored except where a route reads it.
 pub fn route<'a>(path: &'a str) -> Option<Route<'a>> {
-    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
     let rest = path.strip_prefix('/')?;
     let mut segments = rest.splitn(4, '/');
     let first = segments.next()?;
@@ -64,6 +79,8 @@ pub fn route<'a>(path: &'a str) -> Option<Route<'a>> {
             number: param(number)?,
         }),
         ("v1", Some("industries"), None, None) => Some(Route::Industries),
+        ("v1", Some("changes"), None, None) => Some(Route::Changes { query }),
+        ("v1", Some("aggregates"), None, None) => Some(Route::Aggregates),
         ("v1", Some("industries"), Some(code), None) => {
             Some(Route::Industry { code: param(code)? })
         }
@@ -87,6 +104,8 @@ mod tests {
             ("/healthz", "healthz"),
             ("/readyz", "readyz"),
             ("/metrics", "metrics"),
+            ("/v1/changes?after=3", "changes"),
+            ("/v1/aggregates", "aggregates"),
         ];
         assert_eq!(cases.len(), ROUTE_TEMPLATES.len());
         for (path, label) in cases {
@@ -113,6 +132,14 @@ mod tests {
             ),
             ("/v1/industries", Some(Route::Industries)),
             ("/v1/industries/03", Some(Route::Industry { code: "03" })),
+            (
+                "/v1/changes?after=5&limit=2",
+                Some(Route::Changes {
+                    query: "after=5&limit=2",
+                }),
+            ),
+            ("/v1/changes", Some(Route::Changes { query: "" })),
+            ("/v1/aggregates", Some(Route::Aggregates)),
             ("/q/", None),
             ("/q/A/B", None),
             ("/v1/permits/", None),

@@ -4,7 +4,13 @@
 //! `CURRENT` names the one readers open. Both are written under a temporary name, fsync'd and
 //! renamed, and the directory is fsync'd, so a crash leaves either the old or the new snapshot
 //! visible, never a partial one.
+//!
+//! Event ids: [`publish_with`], [`to_bytes_with`] and [`write`] take the applied event ids'
+//! 128-bit hashes in any order, duplicates allowed; the builder records them sorted and distinct
+//! (borrowing the caller's slice when it already is, sorting a copy otherwise: ~1 s for 10M).
+//! [`publish`] and [`to_bytes`] record none.
 
+use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::ops::Range;
@@ -21,7 +27,9 @@ use crate::limits::{
 use crate::qr::Token;
 use crate::snapshot::answers::AnswersWriter;
 use crate::snapshot::format::{page_align, Header, Section, ShardEntry, HEADER_BYTES};
-use crate::snapshot::index::{build_number_index, build_token_index, Location};
+use crate::snapshot::index::{
+    build_number_index, build_token_index, write_changes_index, write_event_ids, Location,
+};
 
 pub const CURRENT_FILE: &str = "CURRENT";
 
@@ -62,6 +70,8 @@ pub struct BuildStats {
     pub licences: u64,
     pub shards: usize,
     pub file_bytes: u64,
+    /// Distinct event ids recorded.
+    pub event_ids: u64,
 }
 
 /// The file name of the snapshot covering `sequence`.
@@ -71,7 +81,7 @@ pub fn snapshot_file_name(sequence: u64) -> String {
 
 /// Writes `permits` (sorted by number, distinct) as the snapshot covering `sequence` into
 /// `data_dir`, then points `CURRENT` at it, with answers rendered for today by the embedded
-/// catalogue. Returns the new file's path.
+/// catalogue and no event ids. Returns the new file's path.
 ///
 /// # Errors
 /// [`BuildError`] on I/O failure or when the permits exceed a limit; nothing is published then.
@@ -85,14 +95,15 @@ pub fn publish(
         catalog: &catalog,
         as_of: Date::today_in_beijing(),
     };
-    publish_with(data_dir, permits, sequence, &rendering)
+    publish_with(data_dir, permits, sequence, &[], &rendering)
 }
 
-/// [`publish`] with explicit rendering.
+/// [`publish`] with the applied event ids (any order, duplicates allowed) and explicit rendering.
 pub fn publish_with(
     data_dir: &Path,
     permits: &[Permit],
     sequence: u64,
+    event_ids: &[u128],
     rendering: &Rendering<'_>,
 ) -> Result<(PathBuf, BuildStats), BuildError> {
     fs::create_dir_all(data_dir)?;
@@ -101,7 +112,7 @@ pub fn publish_with(
     let temporary = data_dir.join(format!(".{name}.tmp"));
     let stats = {
         let mut file = File::create(&temporary)?;
-        let stats = write(&mut file, permits, sequence, rendering)?;
+        let stats = write(&mut file, permits, sequence, event_ids, rendering)?;
         file.sync_all()?;
         stats
     };
@@ -134,43 +145,61 @@ pub fn current_path(data_dir: &Path) -> io::Result<PathBuf> {
     Ok(data_dir.join(name))
 }
 
-/// Serializes `permits` into memory: the same bytes [`publish`] writes, for tests and benches.
+/// Serializes `permits` into memory, with no event ids: the same bytes [`publish`] writes, for
+/// tests and benches.
 pub fn to_bytes(permits: &[Permit], sequence: u64) -> Result<AlignedVec, BuildError> {
     let catalog = embedded_catalog()?;
     let rendering = Rendering {
         catalog: &catalog,
         as_of: Date::today_in_beijing(),
     };
-    to_bytes_with(permits, sequence, &rendering)
+    to_bytes_with(permits, sequence, &[], &rendering)
 }
 
-/// [`to_bytes`] with explicit rendering (tests render for a fixed date).
+/// [`to_bytes`] with the applied event ids (any order, duplicates allowed) and explicit rendering
+/// (tests render for a fixed date).
 pub fn to_bytes_with(
     permits: &[Permit],
     sequence: u64,
+    event_ids: &[u128],
     rendering: &Rendering<'_>,
 ) -> Result<AlignedVec, BuildError> {
     let mut cursor = io::Cursor::new(Vec::new());
-    write(&mut cursor, permits, sequence, rendering)?;
+    write(&mut cursor, permits, sequence, event_ids, rendering)?;
     let mut aligned = AlignedVec::with_capacity(cursor.get_ref().len());
     aligned.extend_from_slice(cursor.get_ref());
     Ok(aligned)
 }
 
-/// Writes a snapshot to `out` (positioned at 0).
+/// Writes a snapshot to `out` (positioned at 0). `permits` are sorted by number and distinct;
+/// `event_ids` are the applied event ids' hashes in any order, duplicates allowed (recorded
+/// sorted and distinct).
 pub fn write<W: Write + Seek>(
     out: &mut W,
     permits: &[Permit],
     sequence: u64,
+    event_ids: &[u128],
     rendering: &Rendering<'_>,
 ) -> Result<BuildStats, BuildError> {
     write_sharded(
         out,
         permits,
         sequence,
+        event_ids,
         rendering,
         SNAPSHOT_SHARD_PERMITS_MAX,
     )
+}
+
+/// `ids` sorted and distinct: borrowed when they already are, else a sorted, deduplicated copy.
+fn sorted_distinct(ids: &[u128]) -> Cow<'_, [u128]> {
+    if ids.windows(2).all(|w| w[0] < w[1]) {
+        return Cow::Borrowed(ids);
+    }
+    let mut copy = ids.to_vec();
+    copy.sort_unstable();
+    copy.dedup();
+    Cow::Owned(copy)
 }
 
 /// [`write`] with shards of at most `shard_permits_max` permits (tests use small shards).
@@ -178,6 +207,7 @@ pub(crate) fn write_sharded<W: Write + Seek>(
     out: &mut W,
     permits: &[Permit],
     sequence: u64,
+    event_ids: &[u128],
     rendering: &Rendering<'_>,
     shard_permits_max: usize,
 ) -> Result<BuildStats, BuildError> {
@@ -235,6 +265,7 @@ pub(crate) fn write_sharded<W: Write + Seek>(
 
     let mut number_entries = Vec::with_capacity(permits.len());
     let mut token_entries = Vec::with_capacity(permits.len());
+    let mut change_entries = Vec::with_capacity(permits.len());
     let mut licences: u64 = 0;
     for (shard, range) in shard_ranges.into_iter().enumerate() {
         for (position, permit) in permits[range].iter().enumerate() {
@@ -243,6 +274,7 @@ pub(crate) fn write_sharded<W: Write + Seek>(
                 position: position as u32,
             };
             number_entries.push((permit.number.key(), location));
+            change_entries.push((permit.sequence, location));
             licences += permit.licences.len() as u64;
             let versions = permit.superseded_versions.iter().map(|v| v.version);
             for version in versions.chain([permit.version]) {
@@ -256,16 +288,33 @@ pub(crate) fn write_sharded<W: Write + Seek>(
     }
     let number_index = body.append_page_aligned(&[&build_number_index(&number_entries)])?;
     let token_index = body.append_page_aligned(&[&build_token_index(&token_entries)])?;
+    let versions = token_entries.len() as u64;
+    drop(token_entries);
+
+    // Two cheap arrays after the indexes: the changes (sorted in place) and the event ids.
+    let changes = change_entries.len() as u64;
+    let start = body.start_section()?;
+    write_changes_index(&mut change_entries, &mut |part| body.write_part(part))?;
+    let changes_index = body.section_since(start);
+    drop(change_entries);
+    let event_ids = sorted_distinct(event_ids);
+    let start = body.start_section()?;
+    write_event_ids(&event_ids, &mut |part| body.write_part(part))?;
+    let event_ids_section = body.section_since(start);
 
     let header = Header {
         sequence,
         created_unix_ms: crate::event::Timestamp::now().unix_ms,
         permits: number_entries.len() as u64,
-        versions: token_entries.len() as u64,
+        versions,
         licences,
         file_bytes: body.offset,
         number_index,
         token_index,
+        changes_index,
+        event_ids: event_ids_section,
+        changes,
+        event_id_count: event_ids.len() as u64,
         body_checksum: *body.hasher.finalize().as_bytes(),
         shards,
         answers_as_of: rendering.as_of,
@@ -281,6 +330,7 @@ pub(crate) fn write_sharded<W: Write + Seek>(
         licences,
         shards: header.shards.len(),
         file_bytes: header.file_bytes,
+        event_ids: header.event_id_count,
     })
 }
 
@@ -294,21 +344,34 @@ struct BodyWriter<W: Write> {
 impl<W: Write> BodyWriter<W> {
     /// Appends `parts` back to back as one section.
     fn append_page_aligned(&mut self, parts: &[&[u8]]) -> io::Result<Section> {
+        let start = self.start_section()?;
+        for part in parts {
+            self.write_part(part)?;
+        }
+        Ok(self.section_since(start))
+    }
+
+    /// Pads to the next page boundary, where a section starts; returns that offset.
+    fn start_section(&mut self) -> io::Result<u64> {
         let aligned = page_align(self.offset);
         let padding = vec![0u8; (aligned - self.offset) as usize];
-        self.out.write_all(&padding)?;
-        self.hasher.update(&padding);
-        let mut bytes = 0u64;
-        for part in parts {
-            self.out.write_all(part)?;
-            self.hasher.update(part);
-            bytes += part.len() as u64;
+        self.write_part(&padding)?;
+        Ok(aligned)
+    }
+
+    fn write_part(&mut self, part: &[u8]) -> io::Result<()> {
+        self.out.write_all(part)?;
+        self.hasher.update(part);
+        self.offset += part.len() as u64;
+        Ok(())
+    }
+
+    /// The section from `start` (returned by [`Self::start_section`]) to here.
+    fn section_since(&self, start: u64) -> Section {
+        Section {
+            offset: start,
+            bytes: self.offset - start,
         }
-        self.offset = aligned + bytes;
-        Ok(Section {
-            offset: aligned,
-            bytes,
-        })
     }
 }
 

@@ -7,6 +7,9 @@
 //! page-aligned  shard 1, answers 1 …
 //! page-aligned  number index: open-addressing slots, permit number key → (shard, position)
 //! page-aligned  token index: open-addressing slots, QR token → (shard, position, version)
+//! page-aligned  changes index: one 16-byte slot per permit, sequence u64 · shard u32 ·
+//!               position u32, sorted by (sequence, shard, position), for `GET /v1/changes`
+//! page-aligned  event ids: the applied event ids' 128-bit hashes, u128 each, strictly increasing
 //! ```
 //!
 //! Why shards: rkyv's relative pointers are 32-bit by default, so one archive reaches 2 GiB at
@@ -14,7 +17,9 @@
 //! (`pointer_width_64`) would grow each string and vector reference and so the whole file; sharding
 //! keeps 32-bit pointers, each shard an independent archive below [`SNAPSHOT_SHARD_BYTES_MAX`], and
 //! lets two cores build and validate shards in parallel. The indexes are plain little-endian
-//! slot arrays outside rkyv, so a lookup is one probe sequence and one shard access.
+//! slot arrays outside rkyv, so a lookup is one probe sequence and one shard access. The changes
+//! index and the event ids are sorted arrays of 16-byte little-endian slots, read by binary
+//! search (see [`crate::snapshot::index`]); either may be empty (zero bytes, still page-aligned).
 //!
 //! Header fields (little-endian):
 //!
@@ -34,24 +39,47 @@
 //! | 96 | 4 | shard count |
 //! | 100 | 4 | date the answers were rendered for, days since 1970-01-01 |
 //! | 104 | 32 | blake3 of bytes `HEADER_BYTES..file bytes` (the body) |
-//! | 136 | 40 × n | shard table: offset, bytes, permits, answers offset, answers bytes |
+//! | 136 | 40 × n | shard table: offset, bytes, permits, answers offset, answers bytes (n ≤ 96) |
+//! | 3976 | 16 | changes index: offset, bytes (16 × changes) |
+//! | 3992 | 16 | event ids: offset, bytes (16 × event ids) |
+//! | 4008 | 8 | changes: slots in the changes index (equals permits) |
+//! | 4016 | 8 | event ids: how many the event id section holds |
+//! | 4024 | 40 | zero (reserved) |
 //! | 4064 | 32 | blake3 of header bytes `0..4064` |
+//!
+//! Version history: 2 added the pre-rendered answers; 3 added `Permit::sequence` to the record,
+//! the changes index and the event ids.
 
 use crate::domain::Date;
 use crate::limits::{SNAPSHOT_PERMITS_MAX, SNAPSHOT_SHARDS_MAX, SNAPSHOT_SHARD_BYTES_MAX};
+use crate::snapshot::index;
 
 pub const MAGIC: [u8; 8] = *b"PERMITDS";
 /// Bumped on any change of layout or of the archived types.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 pub const HEADER_BYTES: usize = 4096;
 /// Every section starts on a page boundary, so a mapped section is page- and 16-byte aligned.
 pub const PAGE_BYTES: u64 = 4096;
 const SHARD_TABLE_OFFSET: usize = 136;
 const SHARD_ENTRY_BYTES: usize = 40;
 const HEADER_CHECKSUM_OFFSET: usize = HEADER_BYTES - 32;
+/// Right after the largest shard table.
+const CHANGES_SECTION_OFFSET: usize = 3976;
+const EVENT_IDS_SECTION_OFFSET: usize = 3992;
+const CHANGES_COUNT_OFFSET: usize = 4008;
+const EVENT_IDS_COUNT_OFFSET: usize = 4016;
+const RESERVED_OFFSET: usize = 4024;
+/// Bytes of one changes-index slot and of one event id.
+const CHANGE_SLOT_BYTES: u64 = index::CHANGE_SLOT_BYTES as u64;
+const EVENT_ID_BYTES: u64 = index::EVENT_ID_BYTES as u64;
 
 const _: () =
-    assert!(SHARD_TABLE_OFFSET + SNAPSHOT_SHARDS_MAX * SHARD_ENTRY_BYTES <= HEADER_CHECKSUM_OFFSET);
+    assert!(SHARD_TABLE_OFFSET + SNAPSHOT_SHARDS_MAX * SHARD_ENTRY_BYTES <= CHANGES_SECTION_OFFSET);
+const _: () = assert!(CHANGES_SECTION_OFFSET + 16 == EVENT_IDS_SECTION_OFFSET);
+const _: () = assert!(EVENT_IDS_SECTION_OFFSET + 16 == CHANGES_COUNT_OFFSET);
+const _: () = assert!(CHANGES_COUNT_OFFSET + 8 == EVENT_IDS_COUNT_OFFSET);
+const _: () = assert!(EVENT_IDS_COUNT_OFFSET + 8 == RESERVED_OFFSET);
+const _: () = assert!(RESERVED_OFFSET <= HEADER_CHECKSUM_OFFSET);
 
 /// A byte range of the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -89,6 +117,14 @@ pub struct Header {
     pub file_bytes: u64,
     pub number_index: Section,
     pub token_index: Section,
+    /// The changes index: one slot per permit, sorted by (sequence, shard, position).
+    pub changes_index: Section,
+    /// The applied event ids' hashes, strictly increasing.
+    pub event_ids: Section,
+    /// Slots in the changes index; always equal to `permits`.
+    pub changes: u64,
+    /// How many event ids the snapshot records.
+    pub event_id_count: u64,
     pub shards: Vec<ShardEntry>,
     /// The date the pre-rendered answers were rendered for (they hold from it through each
     /// answer's valid-through date).
@@ -162,6 +198,16 @@ impl Header {
         page[96..100].copy_from_slice(&(self.shards.len() as u32).to_le_bytes());
         page[100..104].copy_from_slice(&self.answers_as_of.days_since_epoch().to_le_bytes());
         page[104..136].copy_from_slice(&self.body_checksum);
+        let at = CHANGES_SECTION_OFFSET;
+        page[at..at + 8].copy_from_slice(&self.changes_index.offset.to_le_bytes());
+        page[at + 8..at + 16].copy_from_slice(&self.changes_index.bytes.to_le_bytes());
+        let at = EVENT_IDS_SECTION_OFFSET;
+        page[at..at + 8].copy_from_slice(&self.event_ids.offset.to_le_bytes());
+        page[at + 8..at + 16].copy_from_slice(&self.event_ids.bytes.to_le_bytes());
+        let at = CHANGES_COUNT_OFFSET;
+        page[at..at + 8].copy_from_slice(&self.changes.to_le_bytes());
+        let at = EVENT_IDS_COUNT_OFFSET;
+        page[at..at + 8].copy_from_slice(&self.event_id_count.to_le_bytes());
         for (i, shard) in self.shards.iter().enumerate() {
             let at = SHARD_TABLE_OFFSET + i * SHARD_ENTRY_BYTES;
             page[at..at + 8].copy_from_slice(&shard.section.offset.to_le_bytes());
@@ -215,6 +261,12 @@ impl Header {
                 got: file_bytes,
             });
         }
+        if page[RESERVED_OFFSET..HEADER_CHECKSUM_OFFSET]
+            .iter()
+            .any(|&b| b != 0)
+        {
+            return Err(field("reserved", "bytes 4024..4064 are not zero"));
+        }
         let shard_count = u32_at(page, 96) as usize;
         if shard_count > SNAPSHOT_SHARDS_MAX {
             return Err(field(
@@ -253,6 +305,16 @@ impl Header {
                 offset: u64_at(page, 80),
                 bytes: u64_at(page, 88),
             },
+            changes_index: Section {
+                offset: u64_at(page, CHANGES_SECTION_OFFSET),
+                bytes: u64_at(page, CHANGES_SECTION_OFFSET + 8),
+            },
+            event_ids: Section {
+                offset: u64_at(page, EVENT_IDS_SECTION_OFFSET),
+                bytes: u64_at(page, EVENT_IDS_SECTION_OFFSET + 8),
+            },
+            changes: u64_at(page, CHANGES_COUNT_OFFSET),
+            event_id_count: u64_at(page, EVENT_IDS_COUNT_OFFSET),
             shards,
             answers_as_of: Date::from_days_since_epoch(u32_at(page, 100) as i32),
             body_checksum: page[104..136].try_into().expect("32 bytes"),
@@ -281,6 +343,8 @@ impl Header {
             .chain([
                 ("number_index", self.number_index),
                 ("token_index", self.token_index),
+                ("changes_index", self.changes_index),
+                ("event_ids", self.event_ids),
             ]);
         for (name, section) in named {
             if !section.offset.is_multiple_of(PAGE_BYTES) || section.offset < cursor {
@@ -304,6 +368,30 @@ impl Header {
             return Err(field(
                 "shards",
                 format!("hold {shard_permits} permits, header says {}", self.permits),
+            ));
+        }
+        if self.changes != self.permits {
+            return Err(field(
+                "changes",
+                format!("{} slots for {} permits", self.changes, self.permits),
+            ));
+        }
+        if Some(self.changes_index.bytes) != self.changes.checked_mul(CHANGE_SLOT_BYTES) {
+            return Err(field(
+                "changes_index",
+                format!(
+                    "{} bytes, expected {CHANGE_SLOT_BYTES} × {} slots",
+                    self.changes_index.bytes, self.changes
+                ),
+            ));
+        }
+        if Some(self.event_ids.bytes) != self.event_id_count.checked_mul(EVENT_ID_BYTES) {
+            return Err(field(
+                "event_ids",
+                format!(
+                    "{} bytes, expected {EVENT_ID_BYTES} × {} ids",
+                    self.event_ids.bytes, self.event_id_count
+                ),
             ));
         }
         Ok(())

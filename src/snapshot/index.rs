@@ -1,21 +1,29 @@
-//! The two lookup indexes inside a snapshot: open-addressing hash tables of fixed-size
-//! little-endian slots, probed linearly. Read straight from the mapped bytes; no `unsafe`.
+//! The lookup sections inside a snapshot, read straight from the mapped bytes; no `unsafe`.
 //!
+//! Two open-addressing hash tables of fixed-size little-endian slots, probed linearly:
 //! - number index, 16-byte slots: permit key (the number's 13 digits, never 0) · shard · position.
 //! - token index, 24-byte slots: token bytes 0–8 · token bytes 8–10 · version (0 = empty slot) ·
 //!   shard · position · zero.
 //!
 //! Tables have a power-of-two slot count with a load of at most 3/4, so a probe sequence meets an
 //! empty slot after ~2.5 slots on average; a probe never runs longer than the table.
+//!
+//! Two sorted arrays, read by binary search:
+//! - changes index, 16-byte slots: sequence u64 · shard u32 · position u32, one per permit,
+//!   sorted by (sequence, shard, position). Legacy permits (sequence 0) come first.
+//! - event ids, 16 bytes each: a u128, strictly increasing.
 
 use crate::qr::Token;
 
 pub const NUMBER_SLOT_BYTES: usize = 16;
 pub const TOKEN_SLOT_BYTES: usize = 24;
+pub const CHANGE_SLOT_BYTES: usize = 16;
+pub const EVENT_ID_BYTES: usize = 16;
 const SLOTS_MIN: usize = 16;
 
-/// Where a permit's record lives: shard number and position in that shard's `permits`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a permit's record lives: shard number and position in that shard's `permits`. Ordered
+/// by shard, then position: the file's (permit-number) order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Location {
     pub shard: u32,
     pub position: u32,
@@ -43,6 +51,11 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 #[inline]
 fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+#[inline]
+fn u128_at(b: &[u8], at: usize) -> u128 {
+    u128::from_le_bytes(b[at..at + 16].try_into().expect("16 bytes"))
 }
 
 /// Why index bytes cannot be a table.
@@ -166,6 +179,156 @@ impl<'a> TokenIndex<'a> {
     }
 }
 
+fn whole_slots(bytes: &[u8], slot_bytes: usize, what: &str) -> Result<usize, ShapeError> {
+    if !bytes.len().is_multiple_of(slot_bytes) {
+        return Err(ShapeError(format!(
+            "{} bytes is not a whole number of {slot_bytes}-byte {what}",
+            bytes.len()
+        )));
+    }
+    Ok(bytes.len() / slot_bytes)
+}
+
+/// The changes index: every permit as (sequence, location), sorted by (sequence, shard,
+/// position). Construction checks only the shape; `SnapshotFile::verify` checks the order and
+/// the locations.
+#[derive(Clone, Copy)]
+pub struct ChangesIndex<'a> {
+    slots: &'a [u8],
+    len: usize,
+}
+
+impl<'a> ChangesIndex<'a> {
+    pub fn new(slots: &'a [u8]) -> Result<ChangesIndex<'a>, ShapeError> {
+        let len = whole_slots(slots, CHANGE_SLOT_BYTES, "change slots")?;
+        Ok(ChangesIndex { slots, len })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Slot `i` (`i < len`).
+    #[inline]
+    pub fn get(&self, i: usize) -> (u64, Location) {
+        let at = i * CHANGE_SLOT_BYTES;
+        (
+            u64_at(self.slots, at),
+            Location {
+                shard: u32_at(self.slots, at + 8),
+                position: u32_at(self.slots, at + 12),
+            },
+        )
+    }
+
+    /// The first slot whose sequence is greater than `after` (`len` when there is none), by
+    /// binary search. Meaningful only on a sorted index.
+    pub fn first_after(&self, after: u64) -> usize {
+        let (mut low, mut high) = (0, self.len);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if u64_at(self.slots, middle * CHANGE_SLOT_BYTES) <= after {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        low
+    }
+
+    /// Slots `from..`, in order.
+    pub fn iter_from(self, from: usize) -> impl Iterator<Item = (u64, Location)> + 'a {
+        (from.min(self.len)..self.len).map(move |i| self.get(i))
+    }
+}
+
+/// The applied event ids' hashes: u128s, strictly increasing (checked by `SnapshotFile::verify`).
+#[derive(Clone, Copy)]
+pub struct EventIds<'a> {
+    ids: &'a [u8],
+    len: usize,
+}
+
+impl<'a> EventIds<'a> {
+    pub fn new(ids: &'a [u8]) -> Result<EventIds<'a>, ShapeError> {
+        let len = whole_slots(ids, EVENT_ID_BYTES, "event ids")?;
+        Ok(EventIds { ids, len })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Id `i` (`i < len`).
+    #[inline]
+    pub fn get(&self, i: usize) -> u128 {
+        u128_at(self.ids, i * EVENT_ID_BYTES)
+    }
+
+    /// Whether `id` is present: a binary search over the bytes, no allocation.
+    pub fn contains(&self, id: u128) -> bool {
+        let (mut low, mut high) = (0, self.len);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            match self.get(middle).cmp(&id) {
+                std::cmp::Ordering::Less => low = middle + 1,
+                std::cmp::Ordering::Greater => high = middle,
+                std::cmp::Ordering::Equal => return true,
+            }
+        }
+        false
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = u128> + 'a {
+        (0..self.len).map(move |i| self.get(i))
+    }
+}
+
+/// Writes the changes index for `entries` into `out`, sorting `entries` by (sequence, shard,
+/// position) first. Writes in pieces so no second full-size buffer is needed.
+pub fn write_changes_index(
+    entries: &mut [(u64, Location)],
+    out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    entries.sort_unstable();
+    let mut buffer = Vec::with_capacity(CHANGE_SLOT_BYTES * 4096);
+    for chunk in entries.chunks(4096) {
+        buffer.clear();
+        for &(sequence, location) in chunk {
+            buffer.extend_from_slice(&sequence.to_le_bytes());
+            buffer.extend_from_slice(&location.shard.to_le_bytes());
+            buffer.extend_from_slice(&location.position.to_le_bytes());
+        }
+        out(&buffer)?;
+    }
+    Ok(())
+}
+
+/// Writes `ids` (strictly increasing) as the event id section into `out`, in pieces.
+pub fn write_event_ids(
+    ids: &[u128],
+    out: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    debug_assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    let mut buffer = Vec::with_capacity(EVENT_ID_BYTES * 4096);
+    for chunk in ids.chunks(4096) {
+        buffer.clear();
+        for id in chunk {
+            buffer.extend_from_slice(&id.to_le_bytes());
+        }
+        out(&buffer)?;
+    }
+    Ok(())
+}
+
 /// Builds a number index. Keys must be distinct and non-zero.
 pub fn build_number_index(entries: &[(u64, Location)]) -> Vec<u8> {
     let slots = slot_count(entries.len());
@@ -274,6 +437,82 @@ mod tests {
         assert!(NumberIndex::new(&[0u8; 17]).is_err());
         assert!(NumberIndex::new(&[0u8; 16 * 24]).is_err());
         assert!(TokenIndex::new(&[0u8; 24 * 16]).is_ok());
+    }
+
+    fn encode_changes(entries: &mut [(u64, Location)]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        write_changes_index(entries, &mut |part| {
+            bytes.extend_from_slice(part);
+            Ok(())
+        })
+        .unwrap();
+        bytes
+    }
+
+    #[test]
+    fn changes_are_sorted_by_sequence_then_location_and_searched() {
+        // The writer sorts by (sequence, shard, position); first_after skips every slot ≤ after.
+        let at = |shard, position| Location { shard, position };
+        let mut entries = vec![
+            (5, at(0, 1)),
+            (0, at(1, 0)),
+            (9, at(0, 0)),
+            (0, at(0, 2)),
+            (5, at(0, 0)),
+        ];
+        let bytes = encode_changes(&mut entries);
+        let index = ChangesIndex::new(&bytes).unwrap();
+        assert_eq!(index.len(), 5);
+        let all: Vec<_> = index.iter_from(0).collect();
+        assert_eq!(
+            all,
+            [
+                (0, at(0, 2)),
+                (0, at(1, 0)),
+                (5, at(0, 0)),
+                (5, at(0, 1)),
+                (9, at(0, 0))
+            ]
+        );
+        for (after, first) in [
+            (0, 2),
+            (1, 2),
+            (4, 2),
+            (5, 4),
+            (8, 4),
+            (9, 5),
+            (u64::MAX, 5),
+        ] {
+            assert_eq!(index.first_after(after), first, "after {after}");
+        }
+        assert_eq!(index.iter_from(7).count(), 0);
+        assert!(ChangesIndex::new(&bytes[..17]).is_err());
+        assert!(ChangesIndex::new(&[]).unwrap().is_empty());
+        assert_eq!(ChangesIndex::new(&[]).unwrap().first_after(0), 0);
+    }
+
+    #[test]
+    fn event_ids_are_found_by_binary_search() {
+        // Every written id is found, no other: below the first, between, above the last.
+        let ids: Vec<u128> = (1..=1000u128).map(|i| i * 3 + (i << 100)).collect();
+        let mut bytes = Vec::new();
+        write_event_ids(&ids, &mut |part| {
+            bytes.extend_from_slice(part);
+            Ok(())
+        })
+        .unwrap();
+        let index = EventIds::new(&bytes).unwrap();
+        assert_eq!(index.len(), ids.len());
+        for &id in &ids {
+            assert!(index.contains(id));
+            assert!(!index.contains(id + 1));
+            assert!(!index.contains(id - 1));
+        }
+        assert!(!index.contains(0));
+        assert!(!index.contains(u128::MAX));
+        assert!(index.iter().eq(ids.iter().copied()));
+        assert!(EventIds::new(&bytes[..15]).is_err());
+        assert!(!EventIds::new(&[]).unwrap().contains(0));
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //! covers, memory-mapped and read in place (zero-copy rkyv).
 //!
 //! - [`format`](mod@format): the file layout and header page; why the records are sharded.
-//! - [`index`]: the number and token indexes (open-addressing slot tables).
+//! - [`index`]: the number and token indexes (open-addressing slot tables), the changes index
+//!   and the applied event ids (sorted arrays).
 //! - [`answers`]: each shard's pre-rendered JSON answers.
 //! - [`build`]: writing a snapshot and publishing it with `CURRENT`.
 //! - [`reader`]: opening (O(1), header only), verifying (checksum + rkyv validation + index
-//!   cross-check) and reading. The only module with `unsafe`.
+//!   cross-checks) and reading. The only module with `unsafe`.
 //!
 //! The request path reads a [`Snapshot`]; it never writes one. Only `permitd snapshot build` (and
 //! later the writer) creates snapshot files.
@@ -19,6 +20,7 @@ pub mod reader;
 
 pub use build::{current_path, publish, BuildError, BuildStats};
 pub use format::{FormatError, Header};
+pub use index::Location;
 pub use reader::{OpenError, Snapshot, SnapshotBytes, SnapshotFile};
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 //! - [`SnapshotFile::open`] maps the file and checks the header page: magic, version, header
 //!   checksum, length, section bounds. O(1) in the permit count.
 //! - [`SnapshotFile::verify`] checks the body checksum, validates every shard with rkyv's
-//!   bytecheck and cross-checks both indexes against the records, then returns a [`Snapshot`],
-//!   the only type that reads records. The server calls it once before a snapshot serves.
+//!   bytecheck, cross-checks both indexes and the changes index against the records and checks
+//!   the event ids are strictly increasing, then returns a [`Snapshot`], the only type that reads
+//!   records. The server calls it once before a snapshot serves.
 //!
 //! Readers are generic over the byte container ([`SnapshotBytes`]): an `Mmap` in production and
 //! an `AlignedVec` in tests run the same code.
@@ -24,7 +25,7 @@ use crate::domain::permit::ArchivedPermit;
 use crate::qr::Token;
 use crate::snapshot::answers::{Answer, Answers};
 use crate::snapshot::format::{FormatError, Header, HEADER_BYTES};
-use crate::snapshot::index::{Location, NumberIndex, TokenIndex};
+use crate::snapshot::index::{ChangesIndex, EventIds, Location, NumberIndex, TokenIndex};
 
 /// The archived root of one shard.
 pub type ArchivedShard = ArchivedVec<ArchivedPermit>;
@@ -108,8 +109,9 @@ impl<B: SnapshotBytes> SnapshotFile<B> {
         &self.header
     }
 
-    /// Full verification: body checksum, rkyv validation of every shard, and both indexes
-    /// cross-checked against the records. Uses up to two threads.
+    /// Full verification: body checksum, rkyv validation of every shard, both indexes and the
+    /// changes index cross-checked against the records, the event ids strictly increasing. Uses
+    /// up to two threads.
     ///
     /// # Errors
     /// The first [`FormatError`] found.
@@ -137,6 +139,11 @@ impl<B: SnapshotBytes> SnapshotFile<B> {
         NumberIndex::new(&bytes[self.header.number_index.range()])
             .map_err(index_error("number"))?;
         TokenIndex::new(&bytes[self.header.token_index.range()]).map_err(index_error("token"))?;
+        ChangesIndex::new(&bytes[self.header.changes_index.range()])
+            .map_err(index_error("changes"))?;
+        let event_ids = EventIds::new(&bytes[self.header.event_ids.range()])
+            .map_err(index_error("event_ids"))?;
+        check_event_ids(event_ids)?;
 
         // rkyv validation, shard by shard, on two threads.
         let validate = |shard: usize| -> Result<(), FormatError> {
@@ -177,14 +184,42 @@ impl<B: SnapshotBytes> SnapshotFile<B> {
                 .collect(),
             number_index: self.header.number_index.range(),
             token_index: self.header.token_index.range(),
+            changes_index: self.header.changes_index.range(),
+            event_ids: self.header.event_ids.range(),
             shard_ranges,
             header: self.header,
             bytes: self.bytes,
         };
         snapshot.cross_check_indexes()?;
+        snapshot.check_changes()?;
         Ok(snapshot)
     }
 }
+
+/// Event ids must be strictly increasing (sorted and distinct) for the binary search to hold.
+fn check_event_ids(ids: EventIds<'_>) -> Result<(), FormatError> {
+    let mut previous: Option<u128> = None;
+    for (i, id) in ids.iter().enumerate() {
+        if let Some(previous) = previous {
+            if id <= previous {
+                let how = if id == previous {
+                    "repeats"
+                } else {
+                    "is below"
+                };
+                return Err(FormatError::Index {
+                    index: "event_ids",
+                    why: format!("id {i} ({id:#034x}) {how} id {} ({previous:#034x})", i - 1),
+                });
+            }
+        }
+        previous = Some(id);
+    }
+    Ok(())
+}
+
+/// Changes-index slots checked per task: large enough that a task's overhead is nothing.
+const CHANGES_CHUNK: usize = 1 << 18;
 
 /// Runs `task(i)` for every `i < count`, split over two threads; returns the first error.
 fn run_on_two_threads(
@@ -207,6 +242,8 @@ pub struct Snapshot<B: SnapshotBytes = Mmap> {
     answer_ranges: Vec<Range<usize>>,
     number_index: Range<usize>,
     token_index: Range<usize>,
+    changes_index: Range<usize>,
+    event_ids: Range<usize>,
 }
 
 impl<B: SnapshotBytes> Snapshot<B> {
@@ -289,9 +326,116 @@ impl<B: SnapshotBytes> Snapshot<B> {
         Some((self.record(location)?, version))
     }
 
+    fn changes(&self) -> ChangesIndex<'_> {
+        ChangesIndex::new(&self.bytes.bytes()[self.changes_index.clone()])
+            .expect("shape checked in verify")
+    }
+
+    fn event_id_table(&self) -> EventIds<'_> {
+        EventIds::new(&self.bytes.bytes()[self.event_ids.clone()]).expect("shape checked in verify")
+    }
+
+    /// Every permit whose sequence is greater than `after`, as (sequence, location), in
+    /// (sequence, shard, position) order: a binary search, then a walk along the slots.
+    /// Verification proved each permit is listed exactly once, with its record's sequence.
+    /// Legacy permits (sequence 0) are never returned; [`Self::all_changes`] includes them.
+    pub fn changes_after(&self, after: u64) -> impl Iterator<Item = (u64, Location)> + '_ {
+        let changes = self.changes();
+        changes.iter_from(changes.first_after(after))
+    }
+
+    /// Every permit as (sequence, location), in (sequence, shard, position) order, legacy
+    /// permits (sequence 0) first.
+    pub fn all_changes(&self) -> impl Iterator<Item = (u64, Location)> + '_ {
+        self.changes().iter_from(0)
+    }
+
+    /// Slots in the changes index: one per permit.
+    pub fn changes_len(&self) -> usize {
+        self.changes().len()
+    }
+
+    /// Whether the event id hash `id` was applied before this snapshot: a binary search over the
+    /// mapped bytes, no allocation.
+    pub fn has_event_id(&self, id: u128) -> bool {
+        self.event_id_table().contains(id)
+    }
+
+    pub fn event_ids_len(&self) -> usize {
+        self.event_id_table().len()
+    }
+
+    /// The applied event id hashes, increasing.
+    pub fn event_ids(&self) -> impl Iterator<Item = u128> + '_ {
+        self.event_id_table().iter()
+    }
+
     /// Every permit, in permit-number order.
     pub fn iter(&self) -> impl Iterator<Item = &ArchivedPermit> + '_ {
         (0..self.shard_count()).flat_map(move |s| self.shard(s).into_iter().flat_map(|p| p.iter()))
+    }
+
+    /// The changes index lists every permit exactly once, in (sequence, shard, position) order,
+    /// with the sequence its record holds. O(permits), on two threads.
+    ///
+    /// Each slot's location is in range and its record's sequence equals the slot's; the slots
+    /// strictly increase. Two slots naming one location would carry that record's one sequence,
+    /// so they would be equal, which strict order forbids: the locations are distinct. The header
+    /// check proved there are exactly `permits` slots, so every permit is listed once.
+    fn check_changes(&self) -> Result<(), FormatError> {
+        let changes = self.changes();
+        let fail = |why: String| FormatError::Index {
+            index: "changes",
+            why,
+        };
+        if changes.len() as u64 != self.header.permits {
+            return Err(fail(format!(
+                "{} slots for {} permits",
+                changes.len(),
+                self.header.permits
+            )));
+        }
+        let check_chunk = |chunk: usize| -> Result<(), FormatError> {
+            let start = chunk * CHANGES_CHUNK;
+            let end = (start + CHANGES_CHUNK).min(changes.len());
+            let mut previous = start.checked_sub(1).map(|i| changes.get(i));
+            for i in start..end {
+                let (sequence, location) = changes.get(i);
+                let Some(record) = self.record(location) else {
+                    return Err(fail(format!(
+                        "slot {i} names shard {} position {}, outside the records",
+                        location.shard, location.position
+                    )));
+                };
+                let recorded = record.sequence.to_native();
+                if recorded != sequence {
+                    return Err(fail(format!(
+                        "slot {i} says sequence {sequence} but the record at shard {} position {} \
+                         has {recorded}",
+                        location.shard, location.position
+                    )));
+                }
+                if let Some(previous) = previous {
+                    if previous == (sequence, location) {
+                        return Err(fail(format!(
+                            "slot {i} lists shard {} position {} again",
+                            location.shard, location.position
+                        )));
+                    }
+                    if previous > (sequence, location) {
+                        return Err(fail(format!(
+                            "slot {i} (sequence {sequence}) is out of (sequence, shard, position) \
+                             order after slot {} (sequence {})",
+                            i - 1,
+                            previous.0
+                        )));
+                    }
+                }
+                previous = Some((sequence, location));
+            }
+            Ok(())
+        };
+        run_on_two_threads(changes.len().div_ceil(CHANGES_CHUNK), &check_chunk)
     }
 
     /// Each record is found through both indexes, and the indexes hold nothing else.

@@ -9,3 +9,4 @@ mod cli;
 mod http;
 mod openapi;
 mod support;
+mod writer;

@@ -1,0 +1,326 @@
+//! The writer-path subcommands: `permitd writer`, `permitd feed send|apply`, `permitd gen
+//! --changes`.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use permitd::catalog::Catalog;
+use permitd::domain::Date;
+use permitd::limits::{FEED_BATCH_BYTES_MAX, FEED_BATCH_EVENTS_MAX};
+use permitd::writer::compact::{Compaction, Retention, Trigger};
+use permitd::writer::service::{self, WriterOptions};
+use permitd::writer::Store;
+
+/// The shortest feed token accepted: a guessable token is no authentication.
+const TOKEN_BYTES_MIN: usize = 16;
+/// Times `feed send` tries one batch (503 and connection errors) before giving up.
+const SEND_ATTEMPTS_MAX: u32 = 30;
+
+/// The feed token: the file's first line, else `PERMITD_FEED_TOKEN`.
+fn feed_token(token_file: Option<&Path>) -> anyhow::Result<String> {
+    let token = match token_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the token file {}", path.display()))?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        None => std::env::var("PERMITD_FEED_TOKEN")
+            .context("no feed token: set PERMITD_FEED_TOKEN or pass --token-file")?,
+    };
+    if token.len() < TOKEN_BYTES_MIN {
+        bail!("the feed token is shorter than {TOKEN_BYTES_MIN} bytes");
+    }
+    Ok(token)
+}
+
+fn catalog() -> anyhow::Result<&'static Catalog> {
+    // One catalogue for the life of the process, shared by the committer and compactions.
+    Ok(Box::leak(Box::new(
+        Catalog::embedded().context("loading the catalogue")?,
+    )))
+}
+
+pub fn writer(
+    data: &Path,
+    listen: SocketAddr,
+    token_file: Option<&Path>,
+    compact_events: u64,
+    compact_seconds: u64,
+    keep_snapshots: usize,
+    allow_remote: bool,
+) -> anyhow::Result<()> {
+    if !listen.ip().is_loopback() && !allow_remote {
+        bail!("the writer's admin listener stays on loopback (127.0.0.1) unless --allow-remote");
+    }
+    let token = feed_token(token_file)?;
+    let started = Instant::now();
+    let store = Store::open(data, catalog()?)
+        .with_context(|| format!("opening the data directory {}", data.display()))?;
+    let recovery = store.recovery();
+    eprintln!(
+        "permitd writer: {} opened in {:.1?}: snapshot sequence {}, log records {}, sequence {}{}",
+        data.display(),
+        started.elapsed(),
+        store.snapshot().map_or(0, |s| s.header().sequence),
+        recovery.records,
+        store.sequence(),
+        if recovery.truncated_bytes > 0 {
+            format!(
+                "; cut a torn tail of {} bytes (never acknowledged)",
+                recovery.truncated_bytes
+            )
+        } else {
+            String::new()
+        }
+    );
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut terminate = signals.block_on(async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    })?;
+    std::thread::spawn(move || {
+        signals.block_on(async {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        });
+        let _ = stop.send(true);
+    });
+    let options = WriterOptions {
+        listen,
+        token,
+        trigger: Trigger {
+            events: compact_events.max(1),
+            interval: Duration::from_secs(compact_seconds.max(1)),
+        },
+        retention: Retention {
+            snapshots_kept: keep_snapshots.max(1),
+        },
+    };
+    service::run(store, options, stopped, |addr| {
+        eprintln!("permitd writer: admin listener on http://{addr} (POST /v1/feed)");
+    })?;
+    eprintln!("permitd writer: stopped");
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct Ack {
+    accepted: u64,
+    replays: u64,
+    rejected: u64,
+    first_sequence: Option<u64>,
+    last_sequence: Option<u64>,
+    #[serde(default)]
+    rejections: Vec<AckRejection>,
+}
+
+#[derive(serde::Deserialize)]
+struct AckRejection {
+    line: u64,
+    reason: String,
+}
+
+/// `permitd feed send`: exit 0 only when every event was acknowledged (accepted, a replay, or
+/// rejected with a reason); 1 when the writer could not be reached or refused a batch.
+pub fn feed_send(file: &Path, to: &str, token_file: Option<&Path>, batch: usize) -> ExitCode {
+    match send(file, to, token_file, batch) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("permitd feed send: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn send(file: &Path, to: &str, token_file: Option<&Path>, batch: usize) -> anyhow::Result<()> {
+    let token = feed_token(token_file)?;
+    let text = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let batch = batch.clamp(1, FEED_BATCH_EVENTS_MAX);
+    let url = format!("{}/v1/feed", to.trim_end_matches('/'));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into();
+    let started = Instant::now();
+    let (mut accepted, mut replays, mut rejected) = (0u64, 0u64, 0u64);
+    let (mut first, mut last) = (None::<u64>, None::<u64>);
+    let mut line_offset = 0u64; // lines of the file before this batch
+    let mut chunks = Vec::new();
+    // Batches of whole lines, under both the event and the byte limit.
+    let mut start = 0usize;
+    let mut count = 0usize;
+    let mut lines_in_chunk = 0u64;
+    for (i, byte) in text.iter().enumerate() {
+        if *byte != b'\n' {
+            continue;
+        }
+        count += 1;
+        lines_in_chunk += 1;
+        let end = i + 1;
+        if count == batch || end - start >= FEED_BATCH_BYTES_MAX / 2 {
+            chunks.push((start, end, lines_in_chunk));
+            (start, count, lines_in_chunk) = (end, 0, 0);
+        }
+    }
+    if start < text.len() {
+        chunks.push((start, text.len(), lines_in_chunk + 1));
+    }
+    for (start, end, lines) in chunks {
+        let body = &text[start..end];
+        if body.len() > FEED_BATCH_BYTES_MAX {
+            bail!("a batch starting at line {} is over {FEED_BATCH_BYTES_MAX} bytes: send smaller batches", line_offset + 1);
+        }
+        let ack = post(&agent, &url, &token, body)?;
+        accepted += ack.accepted;
+        replays += ack.replays;
+        rejected += ack.rejected;
+        if first.is_none() {
+            first = ack.first_sequence;
+        }
+        last = ack.last_sequence.or(last);
+        for r in &ack.rejections {
+            eprintln!("line {}: rejected: {}", line_offset + r.line, r.reason);
+        }
+        line_offset += lines;
+    }
+    let range = match (first, last) {
+        (Some(a), Some(b)) => format!("sequences {a}–{b}"),
+        _ => "no new sequence".to_owned(),
+    };
+    println!(
+        "acknowledged {range}: {accepted} accepted, {replays} replays, {rejected} rejected, in {:.1?}",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+/// POSTs one batch, retrying on 503 (after Retry-After) and on connection failures: a retried
+/// batch is harmless, its events are replays by id.
+fn post(agent: &ureq::Agent, url: &str, token: &str, body: &[u8]) -> anyhow::Result<Ack> {
+    let mut wait = Duration::from_millis(100);
+    for attempt in 1..=SEND_ATTEMPTS_MAX {
+        let response = agent
+            .post(url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "application/x-ndjson")
+            .send(body);
+        match response {
+            Ok(mut r) if r.status() == 200 => {
+                let text = r
+                    .body_mut()
+                    .with_config()
+                    .limit(64 << 20)
+                    .read_to_string()
+                    .context("reading the writer's acknowledgement")?;
+                let ack: Ack = serde_json::from_str(&text)
+                    .with_context(|| format!("the writer's acknowledgement {text:?}"))?;
+                return Ok(ack);
+            }
+            Ok(r) if r.status() == 503 => {
+                let after = r
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .map_or(wait, Duration::from_secs);
+                std::thread::sleep(after);
+            }
+            Ok(mut r) => {
+                let status = r.status();
+                let text = r.body_mut().read_to_string().unwrap_or_default();
+                bail!("the writer refused the batch ({status}): {text}");
+            }
+            Err(e) if attempt < SEND_ATTEMPTS_MAX => {
+                eprintln!("permitd feed send: {e}; retrying");
+                std::thread::sleep(wait);
+            }
+            Err(e) => return Err(e).context(format!("sending to {url}")),
+        }
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+    bail!("the writer stayed busy for {SEND_ATTEMPTS_MAX} attempts")
+}
+
+/// `permitd feed apply`: the offline import, then a compaction into a new snapshot.
+pub fn feed_apply(file: &Path, data: &Path) -> anyhow::Result<()> {
+    let catalog = catalog()?;
+    let started = Instant::now();
+    let mut store = Store::open(data, catalog)
+        .with_context(|| format!("opening the data directory {}", data.display()))?;
+    let input = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+    let report = permitd::writer::import(&mut store, input, &mut |_| {})?;
+    for r in &report.rejections {
+        eprintln!("line {}: rejected: {}", r.line, r.reason);
+    }
+    eprintln!(
+        "applied {} in {:.1?}: {} accepted, {} replays, {} rejected; sequence {}",
+        file.display(),
+        started.elapsed(),
+        report.accepted,
+        report.replays,
+        report.rejected,
+        store.sequence()
+    );
+    if store.events_since_snapshot() > 0 {
+        let compacted = Compaction::take(&store).run(catalog, Date::today_in_beijing())?;
+        eprintln!(
+            "compacted into {} ({} permits) in {:.1?}",
+            compacted.path.display(),
+            compacted.stats.permits,
+            compacted.elapsed
+        );
+        store.rebase(compacted.snapshot, &Retention::default())?;
+    }
+    Ok(())
+}
+
+/// `permitd gen --changes N --from FILE`.
+pub fn gen_changes(changes: u64, from: &Path, seed: u64, out: &Path) -> anyhow::Result<()> {
+    let catalog = Catalog::embedded().context("loading the catalogue")?;
+    let started = Instant::now();
+    let size = std::fs::metadata(from)
+        .with_context(|| format!("reading {}", from.display()))?
+        .len();
+    let mut registry = permitd::registry::Registry::with_capacity(&catalog, (size / 780) as usize);
+    let report = permitd::feed::fold_file(&mut registry, from, &mut |_| {})
+        .with_context(|| format!("reading {}", from.display()))?;
+    if report.rejected > 0 {
+        eprintln!(
+            "permitd gen: {} lines of {} were rejected; generating for the rest",
+            report.rejected,
+            from.display()
+        );
+    }
+    let temporary = out.with_extension("ndjson.tmp");
+    let file = std::fs::File::create(&temporary)
+        .with_context(|| format!("creating {}", temporary.display()))?;
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, file);
+    let options = permitd::gen::changes::ChangeOptions {
+        changes,
+        seed,
+        start: permitd::event::Timestamp::now(),
+    };
+    let stats =
+        permitd::gen::changes::generate_changes(&catalog, &mut registry, &options, &mut writer)?;
+    let file = writer.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, out)?;
+    eprintln!(
+        "wrote {changes} change events for {} permits to {} in {:.1?}: {stats:?}",
+        registry.len(),
+        out.display(),
+        started.elapsed()
+    );
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! The resolver following a data directory: two threads beside the serving ones.
+//!
+//! - The **tailer** reads the change log ([`LogReader`]) from the installed snapshot's sequence
+//!   on, and puts each record's permit into the [`Overlay`](super::overlay::Overlay) with its
+//!   answer rendered. Idle, it looks again every [`LOG_TAIL_POLL_INTERVAL`].
+//! - The **watcher** looks at `CURRENT` every [`SNAPSHOT_POLL_INTERVAL`]; when it names a new
+//!   snapshot, it opens and verifies it here (off the request path), installs it with one
+//!   atomic swap, then prunes the overlay entries the new snapshot covers.
+//!
+//! Requests never wait on either: a request holds the snapshot it loaded until it answers, and
+//! the overlay is read under shard read locks that writes hold for one `Arc` swap.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use memmap2::Mmap;
+
+use crate::changelog::{LogError, LogReader};
+use crate::limits::LOG_TAIL_POLL_INTERVAL;
+use crate::qr::Token;
+use crate::server::overlay::OverlayEntry;
+use crate::server::resolver::Resolver;
+use crate::snapshot::{self, SnapshotFile};
+use crate::writer::{LogEntry, LOG_DIR};
+
+/// How often the watcher reads `CURRENT`.
+pub const SNAPSHOT_POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// Records the tailer reads per pass.
+const TAIL_BATCH_RECORDS: usize = 4096;
+
+/// Starts the tailer and the watcher for `data_dir`. They stop when `stop` turns true.
+/// `installed` is the snapshot file the resolver was started on, if any (not verified twice).
+pub fn start(
+    resolver: Arc<Resolver<Mmap>>,
+    data_dir: &Path,
+    installed: Option<PathBuf>,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
+    let watcher = {
+        let (resolver, dir, stop) = (resolver.clone(), data_dir.to_owned(), stop.clone());
+        std::thread::Builder::new()
+            .name("permitd-watch".into())
+            .spawn(move || watch(&resolver, &dir, installed, &stop))?
+    };
+    let tailer = {
+        let (dir, stop) = (data_dir.to_owned(), stop);
+        std::thread::Builder::new()
+            .name("permitd-tail".into())
+            .spawn(move || tail(&resolver, &dir, &stop))?
+    };
+    Ok(vec![watcher, tailer])
+}
+
+fn watch(
+    resolver: &Resolver<Mmap>,
+    data_dir: &Path,
+    mut installed: Option<PathBuf>,
+    stop: &AtomicBool,
+) {
+    let mut failed: Option<PathBuf> = None;
+    while !stop.load(Ordering::Relaxed) {
+        if let Ok(path) = snapshot::current_path(data_dir) {
+            if installed.as_ref() != Some(&path) && failed.as_ref() != Some(&path) {
+                match SnapshotFile::open(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|f| f.verify().map_err(|e| e.to_string()))
+                {
+                    Ok(snapshot) => {
+                        let sequence = snapshot.header().sequence;
+                        let newer = resolver
+                            .snapshot()
+                            .is_none_or(|old| old.header().sequence <= sequence);
+                        if newer {
+                            resolver.install(snapshot);
+                            resolver.overlay().prune(sequence);
+                        }
+                        installed = Some(path);
+                    }
+                    Err(why) => {
+                        // Keep serving the old one; a corrupt file is never installed.
+                        eprintln!("permitd: not installing {}: {why}", path.display());
+                        failed = Some(path);
+                    }
+                }
+            }
+        }
+        // A new day: a licence's end date may have passed, so the counts are made again.
+        resolver.refresh_aggregates();
+        std::thread::sleep(SNAPSHOT_POLL_INTERVAL);
+    }
+}
+
+fn tail(resolver: &Resolver<Mmap>, data_dir: &Path, stop: &AtomicBool) {
+    let log_dir = data_dir.join(LOG_DIR);
+    let mut reader: Option<LogReader> = None;
+    let mut position = 0u64;
+    let mut records = Vec::with_capacity(TAIL_BATCH_RECORDS);
+    while !stop.load(Ordering::Relaxed) {
+        let covered = resolver.snapshot().map_or(0, |s| s.header().sequence);
+        if reader.is_none() {
+            // From the snapshot on (or where we were, if further).
+            let after = position.max(covered);
+            match LogReader::open(&log_dir, after) {
+                Ok(r) => {
+                    reader = Some(r);
+                    position = after;
+                }
+                Err(LogError::Retired { .. }) => {
+                    // The writer compacted past us: the watcher installs the new snapshot soon.
+                    std::thread::sleep(SNAPSHOT_POLL_INTERVAL);
+                    continue;
+                }
+                Err(_) => {
+                    // No log yet (no writer has run) or a transient error: look again.
+                    std::thread::sleep(SNAPSHOT_POLL_INTERVAL);
+                    continue;
+                }
+            }
+        }
+        records.clear();
+        let read = reader
+            .as_mut()
+            .expect("opened above")
+            .read_available(TAIL_BATCH_RECORDS, &mut records);
+        match read {
+            Ok(0) => std::thread::sleep(LOG_TAIL_POLL_INTERVAL),
+            Ok(_) => {
+                let today = resolver.today();
+                for record in &records {
+                    position = record.seq;
+                    if record.seq <= covered {
+                        continue;
+                    }
+                    match LogEntry::decode(record) {
+                        Ok(entry) => {
+                            let permit = &entry.permit;
+                            let token = Token::for_version(&permit.number, permit.version);
+                            let rendered = OverlayEntry::new(permit, resolver.catalog(), today);
+                            resolver
+                                .overlay()
+                                .insert(permit.number.key(), token, rendered);
+                        }
+                        Err(e) => eprintln!("permitd: skipping change log record: {e}"),
+                    }
+                }
+                resolver.set_followed(position);
+            }
+            Err(e) => {
+                eprintln!("permitd: reading the change log: {e}; reopening");
+                reader = None;
+                std::thread::sleep(SNAPSHOT_POLL_INTERVAL);
+            }
+        }
+    }
+}
