@@ -749,6 +749,16 @@ fn http_end_to_end(events: usize) {
     let elapsed = started.elapsed();
     writer.stop();
     latencies.sort_unstable();
+    // For reference: the JSON parse the listener does per batch, here on one idle thread.
+    let parse_started = Instant::now();
+    for line in batches[0]
+        .0
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+    {
+        std::hint::black_box(serde_json::from_slice::<Event>(line).expect("parses"));
+    }
+    let parse_one = parse_started.elapsed();
     let mean_body = batches.iter().map(|(b, _)| b.len()).sum::<usize>() / batches.len().max(1);
     println!(
         "\nwriter over HTTP: {events} permit_issued events, {} batches of {HTTP_BATCH_EVENTS} \
@@ -766,6 +776,11 @@ fn http_end_to_end(events: usize) {
         ms(quantile(&latencies, 0.99)),
         ms(*latencies.last().unwrap_or(&Duration::ZERO)),
         latencies.len(),
+    );
+    println!(
+        "  for reference: parsing one batch's {} lines to events on one idle thread takes {}",
+        batches[0].1,
+        ms(parse_one)
     );
 }
 

@@ -60,9 +60,10 @@
 //!
 //! # One writer
 //!
-//! The crate's MSRV (1.88) predates `File::try_lock` (stable in 1.89) and the crate takes no
-//! locking dependency, so nothing stops a second writer yet: the deployment must run one.
-//! [`LogError::Locked`] is the error an exclusive lock on `DIR/LOCK` will report.
+//! [`ChangeLog::open`] takes an exclusive advisory lock on `DIR/LOCK` (`File::try_lock`, an
+//! `flock` on Linux) and holds it while the `ChangeLog` lives: a second writer on the same
+//! directory gets [`LogError::Locked`]. The kernel drops the lock when the process dies, so a
+//! killed writer never leaves a stale one. Readers take no lock.
 
 mod format;
 mod reader;

@@ -784,3 +784,13 @@ fn other_files_in_the_directory_are_ignored() {
     assert_eq!(recovery.records, 5);
     assert_eq!(read_all(dir.path(), 0, SMALL).len(), 5);
 }
+
+#[test]
+fn a_second_writer_on_the_same_directory_is_refused() {
+    // The first holds DIR/LOCK; the second is told so; once the first is gone, it opens.
+    let dir = tempfile::tempdir().unwrap();
+    let (first, _) = ChangeLog::open(dir.path()).unwrap();
+    assert!(matches!(ChangeLog::open(dir.path()), Err(LogError::Locked)));
+    drop(first);
+    assert!(ChangeLog::open(dir.path()).is_ok());
+}

@@ -50,6 +50,8 @@ pub struct ChangeLog {
     /// A segment was created since the directory's last `fsync`.
     dir_unsynced: bool,
     poisoned: bool,
+    /// The exclusive lock on `DIR/LOCK`, held while this writer lives.
+    _lock: File,
 }
 
 #[derive(Debug)]
@@ -75,6 +77,18 @@ impl ChangeLog {
     /// truncated instead), [`LogError::Io`] when a file cannot be read, truncated or synced.
     pub fn open_with(dir: &Path, options: LogOptions) -> Result<(ChangeLog, Recovery), LogError> {
         fs::create_dir_all(dir).map_err(LogError::io(dir))?;
+        let lock_path = dir.join("LOCK");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(LogError::io(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(LogError::Locked),
+            Err(fs::TryLockError::Error(e)) => return Err(LogError::io(&lock_path)(e)),
+        }
         let segments = list_segments(dir)?;
         let mut recovery = Recovery {
             last_seq: None,
@@ -130,6 +144,7 @@ impl ChangeLog {
             file_unsynced: false,
             dir_unsynced: false,
             poisoned: false,
+            _lock: lock,
         };
         Ok((log, recovery))
     }

@@ -463,7 +463,16 @@ fn start_compaction(
     let catalog = store.catalog();
     std::thread::Builder::new()
         .name("permitd-compact".into())
-        .spawn(move || compaction.run(catalog, today))
+        .spawn(move || {
+            // Background work: the lowest priority under the normal policy (nice 19), so the
+            // committer and any resolver on this machine come first. (Threads the build starts
+            // inherit it.) Not fatal if the system refuses.
+            use thread_priority::{set_current_thread_priority, ThreadPriority};
+            if let Err(e) = set_current_thread_priority(ThreadPriority::Min) {
+                eprintln!("permitd writer: compaction runs at normal priority: {e:?}");
+            }
+            compaction.run(catalog, today)
+        })
         .expect("spawning the compaction thread")
 }
 
