@@ -15,6 +15,12 @@
 //! `permit_json_rendered` asks the same on a resolver whose clock is a day earlier, where no
 //! pre-rendered answer holds, so the answer is rendered per request.
 //!
+//! The overlay (permits changed since the snapshot, which the resolver consults first): a third
+//! resolver holds half the sampled permits in its overlay, as the log follower puts them there;
+//! `permit_json_overlay_hit` asks for those, `permit_json_overlay_miss` for the other half (a
+//! non-empty overlay is looked at, then the snapshot answers). Their ratio to `permit_json`
+//! (empty overlay) is printed.
+//!
 //! `PERMITD_BENCH_PERMITS` sets the data set size (default 100,000).
 
 mod common;
@@ -35,6 +41,7 @@ use rkyv::util::AlignedVec;
 use permitd::catalog::Catalog;
 use permitd::codes::PermitNumber;
 use permitd::domain::{Date, Permit};
+use permitd::server::overlay::OverlayEntry;
 use permitd::server::resolver::Clock;
 use permitd::server::Resolver;
 use permitd::snapshot::{self, SnapshotFile};
@@ -111,7 +118,8 @@ fn floor() -> Response<Full<Bytes>> {
 /// One benched route: the requests it rotates over and the status every one must get.
 struct Route {
     id: &'static str,
-    /// 0 for the resolver on today's clock, 1 for the one a day earlier.
+    /// 0 for the resolver on today's clock, 1 for the one a day earlier, 2 for the one with an
+    /// overlay.
     resolver: usize,
     paths: Vec<String>,
     accept: Option<&'static [u8]>,
@@ -119,7 +127,7 @@ struct Route {
 }
 
 struct Setup {
-    resolvers: [Resolver<AlignedVec>; 2],
+    resolvers: [Resolver<AlignedVec>; 3],
     routes: Vec<Route>,
 }
 
@@ -165,11 +173,29 @@ fn setup() -> Setup {
     let common::Folded { permits, sequence } = common::folded(count);
     let bytes = snapshot::build::to_bytes(&permits, sequence).unwrap();
     let today = Date::today_in_beijing();
-    let mut copy = AlignedVec::with_capacity(bytes.len());
-    copy.extend_from_slice(&bytes);
-    let resolvers = [resolver(bytes, today), resolver(copy, today.add_days(-1))];
+    let copy = |bytes: &AlignedVec| {
+        let mut copy = AlignedVec::with_capacity(bytes.len());
+        copy.extend_from_slice(bytes);
+        copy
+    };
+    let (earlier, overlaid) = (copy(&bytes), copy(&bytes));
+    let resolvers = [
+        resolver(bytes, today),
+        resolver(earlier, today.add_days(-1)),
+        resolver(overlaid, today),
+    ];
 
     let sample = common::sample(&permits, KEYS);
+    // Half the sample changed since the snapshot: in the third resolver's overlay.
+    for (i, permit) in sample[..KEYS / 2].iter().enumerate() {
+        let mut changed = (*permit).clone();
+        changed.sequence = sequence + 1 + i as u64;
+        let token = permitd::qr::Token::for_version(&changed.number, changed.version);
+        let entry = OverlayEntry::new(&changed, resolvers[2].catalog(), today);
+        resolvers[2]
+            .overlay()
+            .insert(changed.number.key(), token, entry);
+    }
     let numbers = common::numbers(&sample);
     let tokens = common::tokens(&sample);
     let unknown = unknown_numbers(&sample, &permits);
@@ -207,6 +233,20 @@ fn setup() -> Setup {
             "permit_json",
             0,
             each(&|i| format!("/v1/permits/{}", numbers[i])),
+            ACCEPT_ANY,
+            StatusCode::OK,
+        ),
+        route(
+            "permit_json_overlay_hit",
+            2,
+            each(&|i| format!("/v1/permits/{}", numbers[i % (KEYS / 2)])),
+            ACCEPT_ANY,
+            StatusCode::OK,
+        ),
+        route(
+            "permit_json_overlay_miss",
+            2,
+            each(&|i| format!("/v1/permits/{}", numbers[KEYS / 2 + i % (KEYS / 2)])),
             ACCEPT_ANY,
             StatusCode::OK,
         ),
@@ -336,6 +376,18 @@ fn print_report(estimates: &Estimates) {
             common::duration(counted),
             common::duration(plain)
         );
+    }
+    if let Some(empty) = estimates.mean_ns("handler/permit_json") {
+        for id in ["permit_json_overlay_hit", "permit_json_overlay_miss"] {
+            if let Some(ns) = estimates.mean_ns(&format!("handler/{id}")) {
+                println!(
+                    "overlay: {id} takes {:.3}× permit_json with an empty overlay ({} vs {})",
+                    ns / empty,
+                    common::duration(ns),
+                    common::duration(empty)
+                );
+            }
+        }
     }
     let counts = ALLOCATION_REPORT.get();
     let floor = estimates.mean_ns("handler/floor");

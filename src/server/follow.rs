@@ -133,9 +133,9 @@ fn tail(resolver: &Resolver<Mmap>, data_dir: &Path, stop: &AtomicBool) {
                     if record.seq <= covered {
                         continue;
                     }
-                    match LogEntry::decode(record) {
-                        Ok(entry) => {
-                            let permit = &entry.permit;
+                    match LogEntry::decode(record).and_then(|e| e.into_permit(record.seq)) {
+                        Ok(permit) => {
+                            let permit = &permit;
                             let token = Token::for_version(&permit.number, permit.version);
                             let rendered = OverlayEntry::new(permit, resolver.catalog(), today);
                             resolver

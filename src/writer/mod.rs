@@ -25,7 +25,7 @@ use std::sync::Arc;
 use crate::catalog::Catalog;
 use crate::changelog::{ChangeLog, LogError, LogReader, LogRecord, Recovery};
 use crate::domain::Permit;
-use crate::event::Event;
+use crate::event::{Change, Event};
 use crate::feed::Rejected;
 use crate::registry::{event_id_hash, Applied, PermitSource, Registry, Rejection};
 use crate::snapshot::{self, Snapshot, SnapshotFile};
@@ -33,14 +33,35 @@ use crate::snapshot::{self, Snapshot, SnapshotFile};
 /// The change log's directory inside a data directory.
 pub const LOG_DIR: &str = "log";
 
-/// One change-log record's payload: the accepted event and the permit as it left it.
+/// One change-log record's payload: the accepted event and the permit as it left it. For a
+/// `permit_issued` event the permit is the event's own (with the record's sequence), so it is
+/// not written twice: `permit` is absent.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogEntry {
     pub event: Event,
-    pub permit: Permit,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permit: Option<Permit>,
 }
 
 impl LogEntry {
+    /// The permit as the event left it.
+    ///
+    /// # Errors
+    /// When a record of another kind than `permit_issued` carries no permit.
+    pub fn into_permit(self, sequence: u64) -> Result<Permit, StoreError> {
+        match (self.permit, self.event.change) {
+            (Some(permit), _) => Ok(permit),
+            (None, Change::PermitIssued { mut permit }) => {
+                permit.sequence = sequence;
+                Ok(permit)
+            }
+            (None, change) => Err(StoreError::Record {
+                sequence,
+                why: format!("a {} record carries no permit", change.kind()),
+            }),
+        }
+    }
+
     /// Reads a record's payload.
     ///
     /// # Errors
@@ -245,8 +266,10 @@ impl Store {
             }
             for record in &records {
                 let entry = LogEntry::decode(record)?;
+                let id = event_id_hash(&entry.event.id);
+                let permit = entry.into_permit(record.seq)?;
                 self.registry
-                    .restore(record.seq, event_id_hash(&entry.event.id), entry.permit)
+                    .restore(record.seq, id, permit)
                     .map_err(StoreError::Replay)?;
             }
         }
@@ -292,22 +315,22 @@ impl Store {
     /// Only a log failure; a rejected event is an [`Outcome`].
     pub fn submit(&mut self, event: Event) -> Result<Outcome, StoreError> {
         let number = event.change.number();
-        let kept = event.clone();
+        let issued = matches!(event.change, Change::PermitIssued { .. });
+        // The record is `{"event":…,"permit":…}` (see `LogEntry`). The event is encoded before
+        // `apply` consumes it (no copy of it is kept); the bytes are dropped if it is refused.
+        self.buffer.clear();
+        self.buffer.extend_from_slice(b"{\"event\":");
+        serde_json::to_writer(&mut self.buffer, &event).expect("events serialise");
         match self.registry.apply(event) {
             Ok(Applied::Replay) => Ok(Outcome::Replay),
             Err(rejection) => Ok(Outcome::Rejected(rejection.to_string())),
             Ok(Applied::Accepted { sequence }) => {
-                let permit = self.registry.get(&number).expect("just applied");
-                self.buffer.clear();
-                serde_json::to_writer(
-                    &mut self.buffer,
-                    &LogEntryRef {
-                        event: &kept,
-                        permit: &permit,
-                    },
-                )
-                .expect("entries serialise");
-                drop(permit);
+                if !issued {
+                    let permit = self.registry.get(&number).expect("just applied");
+                    self.buffer.extend_from_slice(b",\"permit\":");
+                    serde_json::to_writer(&mut self.buffer, &*permit).expect("permits serialise");
+                }
+                self.buffer.push(b'}');
                 self.log.append(sequence, &self.buffer)?;
                 self.uncommitted += 1;
                 Ok(Outcome::Accepted { sequence })
@@ -353,12 +376,6 @@ impl Store {
     pub(crate) fn log_mut(&mut self) -> &mut ChangeLog {
         &mut self.log
     }
-}
-
-#[derive(serde::Serialize)]
-struct LogEntryRef<'a> {
-    event: &'a Event,
-    permit: &'a Permit,
 }
 
 /// Folds `rejection` text the same way for parse errors and registry rejections.
