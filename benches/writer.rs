@@ -1029,7 +1029,62 @@ fn compaction(permits: u64) {
         compacted.stats.shards,
         compacted.stats.event_ids,
     );
-    drop(compacted);
+
+    // The steady state: a base of every permit, a tenth of them changed since (renewed
+    // certificates), compacted again: the old snapshot is streamed a shard at a time.
+    store
+        .rebase(compacted.snapshot, &Retention::default())
+        .expect("rebase on the first snapshot");
+    let base = store.snapshot().expect("a snapshot").clone();
+    let wanted = (base.len() / 10).max(1) as usize;
+    let step = (base.len() as usize / wanted).max(1);
+    let today = Date::today_in_beijing();
+    let started = Instant::now();
+    let mut changed = 0u64;
+    for (i, permit) in base.iter().enumerate().step_by(step) {
+        let usable = permit.licences.iter().find(|l| {
+            LicenceState::from(&l.state) == LicenceState::Valid
+                && l.certificate_number.is_some()
+                && l.valid_until.as_ref().is_none_or(|u| u.to_date() >= today)
+        });
+        let Some(licence) = usable else { continue };
+        let event = Event {
+            schema: SCHEMA_VERSION,
+            id: format!("bench-renumber-{i}"),
+            at: Timestamp::now(),
+            department: "北京市房山区市场监督管理局".into(),
+            change: Change::LicenceDetailsChanged {
+                number: permit.number.to_native(),
+                licence_type: LicenceTypeId(licence.licence_type.0.to_native()),
+                certificate_number: Some(format!("RN{i:012}")),
+                valid_from: None,
+                valid_until: None,
+                on: today,
+            },
+        };
+        if matches!(store.submit(event), Ok(Outcome::Accepted { .. })) {
+            changed += 1;
+            if changed.is_multiple_of(8192) {
+                store.commit().expect("commit");
+            }
+        }
+    }
+    store.commit().expect("commit");
+    let applied = started.elapsed();
+    let again = Compaction::take(&store)
+        .run(catalog(), today)
+        .expect("the second compaction");
+    println!(
+        "  steady state: {} permits in the base, {changed} changed since ({} applied in {:.2} s); \
+         compaction run {:.2} s: {} permits/s",
+        base.len(),
+        changed,
+        applied.as_secs_f64(),
+        again.elapsed.as_secs_f64(),
+        common::rate(again.stats.permits as f64 / again.elapsed.as_secs_f64()),
+    );
+    drop(again);
+    drop(base);
     drop(store);
 }
 

@@ -14,5 +14,5 @@ started=$(date +%s)
 cargo test --release --locked --test it -- --exact \
     writer::a_writer_killed_mid_feed_loses_no_acknowledged_event_and_applies_none_twice \
     writer::a_resolver_restarted_mid_stream_catches_up_with_every_event \
-    --test-threads 1
+    --test-threads 1 --nocapture
 echo "crash harness: $cycles cycles of each test passed in $(( $(date +%s) - started )) s"

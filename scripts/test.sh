@@ -9,6 +9,9 @@ need() { command -v "$1" >/dev/null 2>&1; }
 # Debian packages the tests use. Add a line here when a test needs a new tool.
 packages=()
 need kill || packages+=(procps)
+need zbarimg || packages+=(zbar-tools)        # QR PNGs decode back to their URL
+need rsvg-convert || packages+=(librsvg2-bin) # the certificate SVG rasterised, its QR scanned
+need openssl || packages+=(openssl)           # attestations and QR signatures verified by OpenSSL
 if [ ${#packages[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${packages[*]}"
   apt-get update -qq

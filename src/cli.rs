@@ -273,14 +273,23 @@ pub fn feed_apply(file: &Path, data: &Path) -> anyhow::Result<()> {
         store.sequence()
     );
     if store.events_since_snapshot() > 0 {
-        let compacted = Compaction::take(&store).run(catalog, Date::today_in_beijing())?;
+        // The store is done with: its changed permits move into the compaction (no copy).
+        let compacted = Compaction::take_all(store).run(catalog, Date::today_in_beijing())?;
         eprintln!(
             "compacted into {} ({} permits) in {:.1?}",
             compacted.path.display(),
             compacted.stats.permits,
             compacted.elapsed
         );
-        store.rebase(compacted.snapshot, &Retention::default())?;
+        let sequence = compacted.snapshot.header().sequence;
+        let (mut log, _) =
+            permitd::changelog::ChangeLog::open(&data.join(permitd::writer::LOG_DIR))?;
+        permitd::writer::compact::retire_files(
+            data,
+            Some(sequence),
+            &mut log,
+            &Retention::default(),
+        )?;
     }
     Ok(())
 }

@@ -17,6 +17,9 @@
 //! - [`export`]: the resolver's answers as static files and a Redis mass insert, to compare with.
 //! - [`changelog`]: the durable change log: checksummed segment files, group commit, tailing.
 //! - [`writer`]: the writer path: accepting feed batches, the log, expiry, compaction.
+//! - [`trust`]: signing keys and the public key set (JWKS), the signed city-code QR payload,
+//!   pre-signed attestations (JWS).
+//! - [`render`]: QR code images (SVG, PNG) and the certificate face (A3 SVG, 附件3).
 //!
 //! The domain modules (`codes`, `catalog`, `domain`) do no I/O.
 
@@ -32,6 +35,8 @@ pub mod gen;
 pub mod limits;
 pub mod qr;
 pub mod registry;
+pub mod render;
 pub mod server;
 pub mod snapshot;
+pub mod trust;
 pub mod writer;

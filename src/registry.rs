@@ -232,6 +232,11 @@ impl<'c> Registry<'c> {
         permits
     }
 
+    /// The permits changed since the base and the ids of the events applied since, moved out.
+    pub fn into_changes(self) -> (Vec<Permit>, Vec<u128>) {
+        (self.permits, self.seen_event_ids.into_keys().collect())
+    }
+
     /// Whether an event with this id was applied.
     pub fn knows_event(&self, id: u128) -> bool {
         self.seen_event_ids.contains_key(&id)

@@ -98,7 +98,8 @@ pub fn publish(
     publish_with(data_dir, permits, sequence, &[], &rendering)
 }
 
-/// [`publish`] with the applied event ids (any order, duplicates allowed) and explicit rendering.
+/// [`publish`] with explicit rendering and the applied event ids (any order, duplicates
+/// allowed).
 pub fn publish_with(
     data_dir: &Path,
     permits: &[Permit],
@@ -106,13 +107,56 @@ pub fn publish_with(
     event_ids: &[u128],
     rendering: &Rendering<'_>,
 ) -> Result<(PathBuf, BuildStats), BuildError> {
+    publish_by(data_dir, sequence, |file| {
+        write(file, permits, sequence, event_ids, rendering)
+    })
+}
+
+/// [`publish_with`] for permits that arrive in runs instead of one slice: `next_run` hands out
+/// the next run of permits in increasing number order (at most [`SNAPSHOT_SHARD_PERMITS_MAX`]
+/// each, one shard apiece), `None` at the end. Compaction streams the old snapshot through this,
+/// so memory holds two runs at a time, not every permit.
+pub fn publish_runs(
+    data_dir: &Path,
+    sequence: u64,
+    event_ids: &[u128],
+    rendering: &Rendering<'_>,
+    next_run: &mut dyn FnMut() -> Result<Option<Vec<Permit>>, BuildError>,
+) -> Result<(PathBuf, BuildStats), BuildError> {
+    publish_by(data_dir, sequence, |file| {
+        let mut source = || Ok(next_run()?.map(Cow::Owned));
+        write_runs(
+            file,
+            &mut source,
+            sequence,
+            event_ids,
+            rendering,
+            SNAPSHOT_SHARD_PERMITS_MAX,
+        )
+    })
+}
+
+/// Writes the snapshot file with `write_file` under a temporary name, fsyncs, renames, then
+/// points `CURRENT` at it the same way and fsyncs the directory.
+fn publish_by(
+    data_dir: &Path,
+    sequence: u64,
+    write_file: impl FnOnce(&mut File) -> Result<BuildStats, BuildError>,
+) -> Result<(PathBuf, BuildStats), BuildError> {
     fs::create_dir_all(data_dir)?;
     let name = snapshot_file_name(sequence);
     let path = data_dir.join(&name);
     let temporary = data_dir.join(format!(".{name}.tmp"));
     let stats = {
         let mut file = File::create(&temporary)?;
-        let stats = write(&mut file, permits, sequence, event_ids, rendering)?;
+        let stats = match write_file(&mut file) {
+            Ok(stats) => stats,
+            Err(e) => {
+                drop(file);
+                let _ = fs::remove_file(&temporary);
+                return Err(e);
+            }
+        };
         file.sync_all()?;
         stats
     };
@@ -214,16 +258,31 @@ pub(crate) fn write_sharded<W: Write + Seek>(
     if permits.len() as u64 > SNAPSHOT_PERMITS_MAX {
         return Err(BuildError::TooManyPermits { got: permits.len() });
     }
-    if let Some(pair) = permits
-        .windows(2)
-        .find(|w| w[0].number.key() >= w[1].number.key())
-    {
-        return Err(BuildError::Order {
-            number: pair[1].number.to_string(),
-        });
-    }
-    let chunks = chunk_ranges(permits.len(), shard_permits_max);
+    let mut chunks = chunk_ranges(permits.len(), shard_permits_max).into_iter();
+    let mut source = || Ok(chunks.next().map(|range| Cow::Borrowed(&permits[range])));
+    write_runs(
+        out,
+        &mut source,
+        sequence,
+        event_ids,
+        rendering,
+        shard_permits_max,
+    )
+}
 
+/// A source of runs of permits in increasing number order; `None` at the end.
+type Runs<'s, 'p> = dyn FnMut() -> Result<Option<Cow<'p, [Permit]>>, BuildError> + 's;
+
+/// The writer behind [`write_sharded`] and [`publish_runs`]: runs come from `next_run`, each
+/// becomes one shard (or several, if one passes the shard byte limit).
+fn write_runs<'p, W: Write + Seek>(
+    out: &mut W,
+    next_run: &mut Runs<'_, 'p>,
+    sequence: u64,
+    event_ids: &[u128],
+    rendering: &Rendering<'_>,
+    shard_permits_max: usize,
+) -> Result<BuildStats, BuildError> {
     let mut body = BodyWriter {
         out: BufWriter::with_capacity(1 << 20, out),
         hasher: blake3::Hasher::new(),
@@ -231,22 +290,56 @@ pub(crate) fn write_sharded<W: Write + Seek>(
     };
     body.out.write_all(&[0u8; HEADER_BYTES])?;
 
-    // Serialize two chunks at a time, one per core, straight from the slice, and write them in
-    // order. A chunk too large for one shard is split in halves until each part fits.
     let mut shards: Vec<ShardEntry> = Vec::new();
-    let mut shard_ranges: Vec<Range<usize>> = Vec::new();
-    let mut pending = chunks.into_iter();
-    while let (Some(first), second) = (pending.next(), pending.next()) {
-        let (first_out, second_out) = std::thread::scope(|scope| {
-            let shard = |range| serialize_fitting(permits, range, rendering, sequence);
-            let handle = second.map(|range| scope.spawn(move || shard(range)));
-            let first_out = shard(first);
+    let mut number_entries = Vec::new();
+    let mut token_entries = Vec::new();
+    let mut change_entries = Vec::new();
+    let mut licences: u64 = 0;
+    let mut last_key: Option<u64> = None;
+    let mut first = true;
+    // Serialize two runs at a time, one per core, and write them in order. A run too large for
+    // one shard is split in halves until each part fits.
+    loop {
+        let mut one = next_run()?;
+        if first && one.is_none() {
+            one = Some(Cow::Borrowed(&[])); // an empty snapshot still has a shard
+        }
+        first = false;
+        let Some(one) = one else { break };
+        let two = next_run()?;
+        for run in std::iter::once(&one).chain(two.as_ref()) {
+            if run.len() > shard_permits_max {
+                return Err(BuildError::Serialize(format!(
+                    "a run of {} permits is longer than a shard ({shard_permits_max})",
+                    run.len()
+                )));
+            }
+            for permit in run.iter() {
+                let key = permit.number.key();
+                if last_key.is_some_and(|last| last >= key) {
+                    return Err(BuildError::Order {
+                        number: permit.number.to_string(),
+                    });
+                }
+                last_key = Some(key);
+            }
+            if (number_entries.len() + run.len()) as u64 > SNAPSHOT_PERMITS_MAX {
+                return Err(BuildError::TooManyPermits {
+                    got: number_entries.len() + run.len(),
+                });
+            }
+        }
+        let (one_out, two_out) = std::thread::scope(|scope| {
+            let shard = |run: &[Permit]| serialize_fitting(run, 0..run.len(), rendering, sequence);
+            let handle = two.as_deref().map(|run| scope.spawn(move || shard(run)));
+            let one_out = shard(&one);
             (
-                first_out,
+                one_out,
                 handle.map(|h| h.join().expect("serializer thread does not panic")),
             )
         });
-        for parts in std::iter::once(first_out).chain(second_out) {
+        let runs = std::iter::once((&one, one_out)).chain(two.as_ref().zip(two_out));
+        for (run, parts) in runs {
             for (range, archive, answers) in parts? {
                 if shards.len() == SNAPSHOT_SHARDS_MAX {
                     return Err(BuildError::TooManyShards);
@@ -258,34 +351,28 @@ pub(crate) fn write_sharded<W: Write + Seek>(
                     permits: range.len() as u64,
                     answers,
                 });
-                shard_ranges.push(range);
+                let shard = (shards.len() - 1) as u32;
+                for (position, permit) in run[range].iter().enumerate() {
+                    let location = Location {
+                        shard,
+                        position: position as u32,
+                    };
+                    number_entries.push((permit.number.key(), location));
+                    change_entries.push((permit.sequence, location));
+                    licences += permit.licences.len() as u64;
+                    let versions = permit.superseded_versions.iter().map(|v| v.version);
+                    for version in versions.chain([permit.version]) {
+                        token_entries.push((
+                            Token::for_version(&permit.number, version),
+                            version,
+                            location,
+                        ));
+                    }
+                }
             }
         }
     }
 
-    let mut number_entries = Vec::with_capacity(permits.len());
-    let mut token_entries = Vec::with_capacity(permits.len());
-    let mut change_entries = Vec::with_capacity(permits.len());
-    let mut licences: u64 = 0;
-    for (shard, range) in shard_ranges.into_iter().enumerate() {
-        for (position, permit) in permits[range].iter().enumerate() {
-            let location = Location {
-                shard: shard as u32,
-                position: position as u32,
-            };
-            number_entries.push((permit.number.key(), location));
-            change_entries.push((permit.sequence, location));
-            licences += permit.licences.len() as u64;
-            let versions = permit.superseded_versions.iter().map(|v| v.version);
-            for version in versions.chain([permit.version]) {
-                token_entries.push((
-                    Token::for_version(&permit.number, version),
-                    version,
-                    location,
-                ));
-            }
-        }
-    }
     let number_index = body.append_page_aligned(&[&build_number_index(&number_entries)])?;
     let token_index = body.append_page_aligned(&[&build_token_index(&token_entries)])?;
     let versions = token_entries.len() as u64;

@@ -12,8 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::catalog::Catalog;
+use crate::domain::permit::ArchivedPermit;
 use crate::domain::{Date, Permit};
-use crate::snapshot::build::{publish_with, BuildStats, Rendering};
+use crate::limits::SNAPSHOT_SHARD_PERMITS_MAX;
+use crate::snapshot::build::{publish_runs, BuildStats, Rendering};
 use crate::snapshot::Snapshot;
 
 use super::{open_current, Store, StoreError};
@@ -60,6 +62,22 @@ pub struct Compaction {
 }
 
 impl Compaction {
+    /// Moves what the store changed since its snapshot out of it, for a process that compacts
+    /// and stops (`permitd feed apply`): no copy of every changed permit.
+    pub fn take_all(store: Store) -> Compaction {
+        let data_dir = store.data_dir().to_owned();
+        let base = store.snapshot().cloned();
+        let sequence = store.sequence();
+        let (changed, event_ids) = store.into_changes();
+        Compaction {
+            data_dir,
+            base,
+            changed,
+            event_ids,
+            sequence,
+        }
+    }
+
     /// Copies what the store changed since its snapshot.
     pub fn take(store: &Store) -> Compaction {
         Compaction {
@@ -84,19 +102,18 @@ impl Compaction {
             mut event_ids,
             sequence,
         } = self;
-        let mut permits = merge(base.as_deref(), changed);
         if let Some(base) = &base {
             event_ids.extend(base.event_ids());
         }
         let rendering = Rendering { catalog, as_of };
-        let built =
-            publish_with(&data_dir, &permits, sequence, &event_ids, &rendering).map_err(|e| {
-                StoreError::Snapshot {
-                    path: data_dir.clone(),
-                    why: e.to_string(),
-                }
-            })?;
-        permits.clear();
+        let mut runs = Merge::new(base.as_deref(), changed);
+        let built = publish_runs(&data_dir, sequence, &event_ids, &rendering, &mut || {
+            Ok(runs.next_run())
+        })
+        .map_err(|e| StoreError::Snapshot {
+            path: data_dir.clone(),
+            why: e.to_string(),
+        })?;
         let (path, stats) = built;
         let snapshot = open_current(&data_dir)?.ok_or_else(|| StoreError::Snapshot {
             path: path.clone(),
@@ -118,34 +135,85 @@ pub struct Compacted {
     pub elapsed: Duration,
 }
 
-/// The base's permits with the changed ones in their place, sorted by number.
-fn merge(base: Option<&Snapshot>, changed: Vec<Permit>) -> Vec<Permit> {
-    let changed_keys: std::collections::HashSet<u64> =
-        changed.iter().map(|p| p.number.key()).collect();
-    let mut permits = Vec::with_capacity(base.map_or(0, |b| b.len() as usize) + changed.len());
-    if let Some(base) = base {
-        for archived in base.iter() {
-            let key = archived.number.key();
-            if changed_keys.contains(&key) {
-                continue;
-            }
-            let permit = rkyv::deserialize::<Permit, rkyv::rancor::Error>(archived)
-                .expect("a verified snapshot's records deserialise");
-            permits.push(permit);
+/// The base's permits with the changed ones in their place, in number order, handed out in
+/// runs of one shard: the base is read (and deserialised) a run at a time, so a compaction of
+/// 10M permits holds two runs in memory, not ten million permits.
+struct Merge<'a> {
+    base: Option<Box<dyn Iterator<Item = &'a ArchivedPermit> + 'a>>,
+    next_base: Option<&'a ArchivedPermit>,
+    changed: std::iter::Peekable<std::vec::IntoIter<Permit>>,
+}
+
+impl<'a> Merge<'a> {
+    fn new(base: Option<&'a Snapshot>, mut changed: Vec<Permit>) -> Merge<'a> {
+        changed.sort_unstable_by_key(|p| p.number.key());
+        let mut base = base
+            .map(|b| -> Box<dyn Iterator<Item = &'a ArchivedPermit> + 'a> { Box::new(b.iter()) });
+        let next_base = base.as_mut().and_then(|b| b.next());
+        Merge {
+            base,
+            next_base,
+            changed: changed.into_iter().peekable(),
         }
     }
-    permits.extend(changed);
-    permits.sort_unstable_by_key(|p| p.number.key());
-    permits
+
+    fn next_permit(&mut self) -> Option<Permit> {
+        let base_key = self.next_base.map(|p| p.number.key());
+        let changed_key = self.changed.peek().map(|p| p.number.key());
+        let take_changed = match (base_key, changed_key) {
+            (None, None) => return None,
+            (Some(_), None) => false,
+            (None, Some(_)) => true,
+            (Some(b), Some(c)) => c <= b,
+        };
+        if take_changed {
+            if base_key == changed_key {
+                self.advance_base(); // replaced by its changed state
+            }
+            return self.changed.next();
+        }
+        let archived = self.next_base.expect("checked above");
+        self.advance_base();
+        Some(
+            rkyv::deserialize::<Permit, rkyv::rancor::Error>(archived)
+                .expect("a verified snapshot's records deserialise"),
+        )
+    }
+
+    fn advance_base(&mut self) {
+        self.next_base = self.base.as_mut().and_then(|b| b.next());
+    }
+
+    fn next_run(&mut self) -> Option<Vec<Permit>> {
+        let mut run = Vec::with_capacity(SNAPSHOT_SHARD_PERMITS_MAX.min(1 << 16));
+        while run.len() < SNAPSHOT_SHARD_PERMITS_MAX {
+            match self.next_permit() {
+                Some(permit) => run.push(permit),
+                None => break,
+            }
+        }
+        (!run.is_empty()).then_some(run)
+    }
 }
 
 /// Removes snapshot files beyond `retention` and the log segments no kept snapshot needs.
 pub(super) fn retire(store: &mut Store, retention: &Retention) -> Result<(), StoreError> {
     let data_dir = store.data_dir().to_owned();
-    let mut snapshots = snapshot_files(&data_dir)?;
+    let current = store.snapshot().map(|s| s.header().sequence);
+    retire_files(&data_dir, current, store.log_mut(), retention)
+}
+
+/// [`retire`] by parts: the data directory, the sequence of the snapshot in use (never
+/// removed), and the log (its writer).
+pub fn retire_files(
+    data_dir: &Path,
+    current: Option<u64>,
+    log: &mut crate::changelog::ChangeLog,
+    retention: &Retention,
+) -> Result<(), StoreError> {
+    let mut snapshots = snapshot_files(data_dir)?;
     snapshots.sort();
     let keep = retention.snapshots_kept.max(1);
-    let current = store.snapshot().map(|s| s.header().sequence);
     while snapshots.len() > keep {
         let (sequence, path) = snapshots.remove(0);
         if Some(sequence) == current {
@@ -154,7 +222,7 @@ pub(super) fn retire(store: &mut Store, retention: &Retention) -> Result<(), Sto
         std::fs::remove_file(&path).map_err(|source| StoreError::Io { path, source })?;
     }
     if let Some(&(oldest_kept, _)) = snapshots.first() {
-        store.log_mut().retire_through(oldest_kept)?;
+        log.retire_through(oldest_kept)?;
     }
     Ok(())
 }

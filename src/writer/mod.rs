@@ -373,6 +373,12 @@ impl Store {
         compact::retire(self, retention)
     }
 
+    /// The permits changed since the snapshot and the event ids applied since, moved out; the
+    /// log (and its lock) is released.
+    pub fn into_changes(self) -> (Vec<Permit>, Vec<u128>) {
+        self.registry.into_changes()
+    }
+
     pub(crate) fn log_mut(&mut self) -> &mut ChangeLog {
         &mut self.log
     }

@@ -7,6 +7,7 @@
 
 mod cli;
 mod http;
+mod images;
 mod openapi;
 mod support;
 mod writer;
