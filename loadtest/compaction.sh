@@ -7,7 +7,8 @@
 # 2. generates COMPACT_PERMITS permits and a change feed of COMPACT_CHANGES events for them,
 #    imports the permits offline (`permitd feed apply`: the first snapshot);
 # 3. starts the writer (nice 19: compaction is background work) and a resolver pinned to core 0
-#    following the same directory; sends the change feed (the overlay the compaction folds in);
+#    following the same directory; before each run it sends half the change feed (the overlay
+#    that run's compaction folds in);
 # 4. runs permit-load pinned to core 1 for COMPACT_DURATION, closed loop (peak) and then open
 #    loop at COMPACT_RATE_PCT % of that peak; COMPACT_AT seconds into each run it asks the
 #    writer to compact (`POST /v1/compact`) and records when the new snapshot was published;
@@ -25,7 +26,7 @@ OUT_DIR="$ROOT/target/compaction"
 [ "${1:-}" = "--out" ] && OUT_DIR=${2:?--out needs a directory}
 PERMITS=${COMPACT_PERMITS:-1000000}
 CHANGES=${COMPACT_CHANGES:-100000}
-DURATION=${COMPACT_DURATION:-60s}
+DURATION=${COMPACT_DURATION:-90s}
 AT=${COMPACT_AT:-10}
 RATE_PCT=${COMPACT_RATE_PCT:-50}
 CONNECTIONS=${COMPACT_CONNECTIONS:-64}
@@ -71,8 +72,10 @@ for _ in $(seq 600); do
         curl -sf "http://127.0.0.1:$WRITER_PORT/healthz" >/dev/null && break
     sleep 0.5
 done
-"$PERMITD" feed send "$TMP/changes.ndjson" --to "http://127.0.0.1:$WRITER_PORT"
-sleep 2
+# Half the changes before each run, so each run's compaction has something to fold in.
+lines=$(wc -l < "$TMP/changes.ndjson")
+head -n $((lines / 2)) "$TMP/changes.ndjson" > "$TMP/changes-1.ndjson"
+tail -n +$((lines / 2 + 1)) "$TMP/changes.ndjson" > "$TMP/changes-2.ndjson"
 
 compact_during() {
     # Waits AT seconds, asks for a compaction, prints "start end" in seconds since $1.
@@ -94,7 +97,9 @@ compact_during() {
 }
 
 run() {
-    local name=$1; shift
+    local name=$1 changes=$2; shift 2
+    "$PERMITD" feed send "$changes" --to "http://127.0.0.1:$WRITER_PORT" 2>/dev/null
+    sleep 2
     local t0
     t0=$(date +%s.%N)
     compact_during "$t0" > "$OUT_DIR/$name.window" &
@@ -106,21 +111,23 @@ run() {
     wait "$compactor"
     read -r from to < "$OUT_DIR/$name.window"
     jq -r --argjson from "$from" --argjson to "$to" --arg name "$name" '
-        def mean(f): (map(f) | add) / (length | if . == 0 then 1 else . end);
+        def mean(f): if length == 0 then null else (map(f) | add) / length end;
+        def show: if . == null then "n/a" else round end;
+        def ratio(a; b): if a == null or b == null then "n/a" else (a / b * 1000 | round / 1000) end;
         [.timeline[] | select(.span_s > 0.99)] as $t
         | ($t | map(select(.second + 1 <= $from))) as $before
         | ($t | map(select(.second >= ($from | floor) and .second < ($to | ceil)))) as $during
         | ($t | map(select(.second >= ($to | ceil)))) as $after
-        | "\($name): compaction \($from | . * 10 | round / 10)–\($to | . * 10 | round / 10) s; req/s before \($before | mean(.rps) | round), during \($during | mean(.rps) | round), after \($after | mean(.rps) | round); during/before \(($during | mean(.rps)) / ($before | mean(.rps)) | . * 1000 | round / 1000)"
+        | "\($name): compaction \($from | . * 10 | round / 10)–\($to | . * 10 | round / 10) s; req/s before \($before | mean(.rps) | show), during \($during | mean(.rps) | show), after \($after | mean(.rps) | show); during/before \(ratio($during | mean(.rps); $before | mean(.rps)))"
     ' "$OUT_DIR/$name.json" | tee -a "$OUT_DIR/summary.txt"
 }
 
 : > "$OUT_DIR/summary.txt"
 echo "== closed loop (peak), compaction at ${AT}s"
-run closed --mode closed
+run closed "$TMP/changes-1.ndjson" --mode closed
 PEAK=$(jq '.totals.throughput_rps' "$OUT_DIR/closed.json")
 RATE=$(awk -v p="$PEAK" -v pct="$RATE_PCT" 'BEGIN { printf "%d", p * pct / 100 }')
 echo "== open loop at $RATE req/s ($RATE_PCT % of the peak), compaction at ${AT}s"
-run open --mode open --rate "$RATE" --timer spin
+run open "$TMP/changes-2.ndjson" --mode open --rate "$RATE" --timer spin
 grep -h "compacted" "$OUT_DIR/writer.log" | tee -a "$OUT_DIR/summary.txt"
 echo "reports and logs in $OUT_DIR"

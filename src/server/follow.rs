@@ -59,6 +59,13 @@ fn watch(
     mut installed: Option<PathBuf>,
     stop: &AtomicBool,
 ) {
+    // Verifying a new snapshot and recounting the aggregates read the whole file: background
+    // work, at the lowest normal priority (nice 19) so the serving threads on the same cores
+    // come first. Not fatal if the system refuses.
+    use thread_priority::{set_current_thread_priority, ThreadPriority};
+    if let Err(e) = set_current_thread_priority(ThreadPriority::Min) {
+        eprintln!("permitd: the snapshot watcher runs at normal priority: {e:?}");
+    }
     let mut failed: Option<PathBuf> = None;
     while !stop.load(Ordering::Relaxed) {
         if let Ok(path) = snapshot::current_path(data_dir) {

@@ -393,6 +393,13 @@ fn commit_loop(
         let due = store.events_since_snapshot() >= options.trigger.events
             || (store.events_since_snapshot() > 0
                 && last_snapshot_at.elapsed() >= options.trigger.interval);
+        if building.is_none() && !compact_waiting.is_empty() && store.events_since_snapshot() == 0 {
+            // Nothing since the snapshot: it is the compaction asked for.
+            let sequence = store.snapshot().map_or(0, |s| s.header().sequence);
+            for reply in compact_waiting.drain(..) {
+                let _ = reply.send(Ok(sequence));
+            }
+        }
         if building.is_none() && (due || !compact_waiting.is_empty()) {
             building = Some(start_compaction(&store, now));
         }
@@ -446,7 +453,7 @@ fn commit_loop(
         for (reply, report) in answers {
             let _ = reply.send(Ok(report));
         }
-        if building.is_none() && !compact_waiting.is_empty() {
+        if building.is_none() && !compact_waiting.is_empty() && store.events_since_snapshot() > 0 {
             building = Some(start_compaction(&store, Date::today_in_beijing()));
         }
     }
