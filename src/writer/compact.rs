@@ -213,6 +213,12 @@ pub fn retire_files(
 ) -> Result<(), StoreError> {
     let mut snapshots = snapshot_files(data_dir)?;
     snapshots.sort();
+    // The empty snapshot a fresh directory starts with (sequence 0) only bridges the time until
+    // the first compaction: once a newer one exists it is not kept, or the whole log would be.
+    if snapshots.len() > 1 && snapshots[0].0 == 0 && current != Some(0) {
+        let (_, path) = snapshots.remove(0);
+        std::fs::remove_file(&path).map_err(|source| StoreError::Io { path, source })?;
+    }
     let keep = retention.snapshots_kept.max(1);
     while snapshots.len() > keep {
         let (sequence, path) = snapshots.remove(0);
