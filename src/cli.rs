@@ -39,6 +39,30 @@ fn feed_token(token_file: Option<&Path>) -> anyhow::Result<String> {
     Ok(token)
 }
 
+/// Sends `true` on `stop` at the first SIGTERM or SIGINT. The handlers are registered before
+/// this returns (so a signal right after start is not lost), then waited on by a thread.
+///
+/// # Errors
+/// When the signal handlers cannot be registered.
+pub fn stop_on_signal(stop: tokio::sync::watch::Sender<bool>) -> std::io::Result<()> {
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut terminate = signals.block_on(async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    })?;
+    std::thread::spawn(move || {
+        signals.block_on(async {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        });
+        let _ = stop.send(true);
+    });
+    Ok(())
+}
+
 fn catalog() -> anyhow::Result<&'static Catalog> {
     // One catalogue for the life of the process, shared by the committer and compactions.
     Ok(Box::leak(Box::new(
@@ -80,21 +104,7 @@ pub fn writer(
         }
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let signals = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let mut terminate = signals.block_on(async {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    })?;
-    std::thread::spawn(move || {
-        signals.block_on(async {
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        });
-        let _ = stop.send(true);
-    });
+    stop_on_signal(stop)?;
     let options = WriterOptions {
         listen,
         token,

@@ -454,22 +454,7 @@ fn run_server(data: &Path, listen: SocketAddr, on_ready: Option<OnReady>) -> any
     let (stop, stopped) = tokio::sync::watch::channel(false);
 
     // SIGTERM/SIGINT: the handlers are registered before serving starts, then waited on.
-    let signals = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let mut terminate = signals.block_on(async {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    })?;
-    let on_signal = stop.clone();
-    std::thread::spawn(move || {
-        signals.block_on(async {
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        });
-        let _ = on_signal.send(true);
-    });
+    cli::stop_on_signal(stop.clone())?;
 
     eprintln!("permitd: listening on http://{addr} ({cores} serving threads)");
     // Verification runs beside the serving threads: /healthz answers, /readyz waits for it.
