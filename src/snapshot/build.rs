@@ -141,14 +141,17 @@ pub fn publish_runs(
 fn publish_by(
     data_dir: &Path,
     sequence: u64,
-    write_file: impl FnOnce(&mut File) -> Result<BuildStats, BuildError>,
+    write_file: impl FnOnce(&mut PacedFile) -> Result<BuildStats, BuildError>,
 ) -> Result<(PathBuf, BuildStats), BuildError> {
     fs::create_dir_all(data_dir)?;
     let name = snapshot_file_name(sequence);
     let path = data_dir.join(&name);
     let temporary = data_dir.join(format!(".{name}.tmp"));
     let stats = {
-        let mut file = File::create(&temporary)?;
+        let mut file = PacedFile {
+            file: File::create(&temporary)?,
+            unsynced: 0,
+        };
         let stats = match write_file(&mut file) {
             Ok(stats) => stats,
             Err(e) => {
@@ -157,7 +160,7 @@ fn publish_by(
                 return Err(e);
             }
         };
-        file.sync_all()?;
+        file.file.sync_all()?;
         stats
     };
     fs::rename(&temporary, &path)?;
@@ -170,6 +173,39 @@ fn publish_by(
     fs::rename(&current_temporary, data_dir.join(CURRENT_FILE))?;
     File::open(data_dir)?.sync_all()?;
     Ok((path, stats))
+}
+
+/// Written bytes flushed to disk every [`PACED_SYNC_BYTES`] while a snapshot is written, so the
+/// final fsync does not flush gigabytes at once (on this machine one large flush stalled other
+/// processes' I/O for long stretches).
+const PACED_SYNC_BYTES: u64 = 64 << 20;
+
+/// A file that `fdatasync`s itself every [`PACED_SYNC_BYTES`] written.
+pub struct PacedFile {
+    file: File,
+    unsynced: u64,
+}
+
+impl Write for PacedFile {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let written = self.file.write(bytes)?;
+        self.unsynced += written as u64;
+        if self.unsynced >= PACED_SYNC_BYTES {
+            self.file.sync_data()?;
+            self.unsynced = 0;
+        }
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Seek for PacedFile {
+    fn seek(&mut self, position: SeekFrom) -> io::Result<u64> {
+        self.file.seek(position)
+    }
 }
 
 /// The snapshot file `CURRENT` names in `data_dir`.
