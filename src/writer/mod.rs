@@ -26,8 +26,7 @@ use crate::catalog::Catalog;
 use crate::changelog::{ChangeLog, LogError, LogReader, LogRecord, Recovery};
 use crate::domain::Permit;
 use crate::event::{Change, Event};
-use crate::feed::Rejected;
-use crate::registry::{event_id_hash, Applied, PermitSource, Registry, Rejection};
+use crate::registry::{event_id_hash, Applied, PermitSource, Registry};
 use crate::snapshot::{self, Snapshot, SnapshotFile};
 
 /// The change log's directory inside a data directory.
@@ -146,16 +145,6 @@ impl BatchReport {
                 }
             }
         }
-    }
-
-    pub fn rejected_lines(&self) -> Vec<Rejected> {
-        self.rejections
-            .iter()
-            .map(|r| Rejected {
-                line: r.line,
-                reason: r.reason.clone(),
-            })
-            .collect()
     }
 }
 
@@ -351,11 +340,6 @@ impl Store {
         Ok(())
     }
 
-    /// A rejection for a line that did not parse, reported like the registry's.
-    pub fn unparsed(reason: String) -> Outcome {
-        Outcome::Rejected(reason)
-    }
-
     /// After a compaction published `snapshot` (covering its header's sequence): build on it,
     /// forget what it covers, and retire log segments and old snapshots per `retention`.
     ///
@@ -382,11 +366,6 @@ impl Store {
     pub(crate) fn log_mut(&mut self) -> &mut ChangeLog {
         &mut self.log
     }
-}
-
-/// Folds `rejection` text the same way for parse errors and registry rejections.
-pub fn rejection_text(rejection: &Rejection) -> String {
-    rejection.to_string()
 }
 
 /// Events a bulk import applies between two commits.

@@ -55,8 +55,8 @@ pub struct WriterOptions {
     pub retention: Retention,
 }
 
-/// One line of a batch: an event, or why the line is not one.
-pub type Line = Result<Event, String>;
+/// One non-blank line of a batch: its 1-based line number, and an event or why it is not one.
+pub type Line = (u64, Result<Event, String>);
 
 enum Job {
     Batch {
@@ -306,7 +306,7 @@ async fn feed(request: Request<Incoming>, jobs: &SyncSender<Job>) -> Response<Bo
     }
 }
 
-/// Splits an NDJSON body into events (blank lines skipped, each line numbered from 1).
+/// Splits an NDJSON body into events (blank lines skipped, the others keep their numbers).
 #[allow(clippy::result_large_err)]
 fn parse_batch(body: &[u8]) -> Result<Vec<Line>, Response<Body>> {
     let mut lines = Vec::new();
@@ -314,7 +314,6 @@ fn parse_batch(body: &[u8]) -> Result<Vec<Line>, Response<Body>> {
     for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.iter().all(u8::is_ascii_whitespace) {
-            lines.push(Err(String::new())); // keeps numbering; skipped by the committer
             continue;
         }
         events += 1;
@@ -333,7 +332,7 @@ fn parse_batch(body: &[u8]) -> Result<Vec<Line>, Response<Body>> {
         } else {
             serde_json::from_slice::<Event>(raw).map_err(|e| format!("not a valid event: {e}"))
         };
-        lines.push(line);
+        lines.push((i as u64 + 1, line));
     }
     Ok(lines)
 }
@@ -428,16 +427,15 @@ fn commit_loop(
                 Job::Compact { reply } => compact_waiting.push(reply),
                 Job::Batch { lines, reply } => {
                     let mut report = BatchReport::default();
-                    for (i, line) in lines.into_iter().enumerate() {
-                        let outcome = match line {
-                            Err(reason) if reason.is_empty() => continue, // a blank line
+                    for (number, line) in lines {
+                        let (id, outcome) = match line {
                             Err(reason) => (None, Outcome::Rejected(reason)),
                             Ok(event) => {
                                 let id = event.id.clone();
                                 (Some(id), store.submit(event)?)
                             }
                         };
-                        report.record(i as u64 + 1, outcome.0.as_deref(), &outcome.1);
+                        report.record(number, id.as_deref(), &outcome);
                     }
                     answers.push((reply, report));
                 }

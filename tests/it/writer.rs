@@ -118,20 +118,23 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-/// POSTs NDJSON lines to the writer; the status and the JSON answer.
-pub fn feed(writer: &Proc, lines: &[String]) -> (u16, Value) {
+/// POSTs NDJSON lines to the writer at `addr`; the status and the JSON answer, or the error of
+/// a writer that is gone.
+pub fn post_feed(addr: &str, lines: &[String]) -> Result<(u16, Value), ureq::Error> {
     let body = lines.join("\n") + "\n";
     let mut response = agent()
-        .post(&format!("http://{}/v1/feed", writer.addr))
+        .post(&format!("http://{addr}/v1/feed"))
         .header("Authorization", &format!("Bearer {TOKEN}"))
-        .send(body.as_bytes())
-        .unwrap();
+        .send(body.as_bytes())?;
     let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    let text = response.body_mut().read_to_string()?;
+    let answer = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Ok((status, answer))
+}
+
+/// [`post_feed`] to a writer that must answer.
+pub fn feed(writer: &Proc, lines: &[String]) -> (u16, Value) {
+    post_feed(&writer.addr, lines).unwrap()
 }
 
 pub fn get(proc: &Proc, path: &str) -> (u16, Value) {
@@ -453,15 +456,8 @@ fn a_writer_killed_mid_feed_loses_no_acknowledged_event_and_applies_none_twice()
             let mut done = Vec::new();
             let mut b = next_batch;
             while b < batches {
-                let body = batch_lines(b).join("\n") + "\n";
-                let sent = agent()
-                    .post(&format!("http://{addr}/v1/feed"))
-                    .header("Authorization", &format!("Bearer {TOKEN}"))
-                    .send(body.as_bytes());
-                match sent {
-                    Ok(mut r) if r.status() == 200 => {
-                        let ack: Value =
-                            serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+                match post_feed(&addr, &batch_lines(b)) {
+                    Ok((200, ack)) => {
                         done.push((b, ack));
                         b += 1;
                     }
@@ -535,13 +531,8 @@ fn a_resolver_restarted_mid_stream_catches_up_with_every_event() {
             let lines: Vec<String> = (0..per_batch)
                 .map(|i| issue_line(&format!("r-{b}-{i}"), 1 + b * per_batch + i, "2030-12-31").1)
                 .collect();
-            let body = lines.join("\n") + "\n";
-            let response = agent()
-                .post(&format!("http://{addr}/v1/feed"))
-                .header("Authorization", &format!("Bearer {TOKEN}"))
-                .send(body.as_bytes())
-                .unwrap();
-            assert_eq!(response.status().as_u16(), 200);
+            let (status, ack) = post_feed(&addr, &lines).unwrap();
+            assert_eq!(status, 200, "{ack}");
             std::thread::sleep(Duration::from_millis(5));
         }
     });
