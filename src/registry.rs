@@ -104,6 +104,8 @@ pub enum Applied {
 pub trait PermitSource: Send + Sync {
     /// The permit `number`, deserialised.
     fn permit(&self, number: &PermitNumber) -> Option<Permit>;
+    /// Whether the source holds `number` (no deserialising).
+    fn contains(&self, number: &PermitNumber) -> bool;
     /// Whether an event whose id hashes to `id` was applied before the source was made.
     fn knows_event(&self, id: u128) -> bool;
     /// The sequence number of the last event the source covers.
@@ -116,6 +118,10 @@ impl<B: SnapshotBytes> PermitSource for Snapshot<B> {
     fn permit(&self, number: &PermitNumber) -> Option<Permit> {
         let archived = self.get(number)?;
         rkyv::deserialize::<Permit, rkyv::rancor::Error>(archived).ok()
+    }
+
+    fn contains(&self, number: &PermitNumber) -> bool {
+        self.locate(number).is_some()
     }
 
     fn knows_event(&self, id: u128) -> bool {
@@ -192,7 +198,7 @@ impl<'c> Registry<'c> {
             Some(base) => self
                 .permits
                 .iter()
-                .filter(|p| base.permit(&p.number).is_none())
+                .filter(|p| !base.contains(&p.number))
                 .count(),
         };
         base + added
@@ -332,7 +338,12 @@ impl<'c> Registry<'c> {
     fn next_state(&self, change: Change) -> Result<Permit, Rejection> {
         match change {
             Change::PermitIssued { permit } => {
-                if self.get(&permit.number).is_some() {
+                let issued = self.holds(&permit.number)
+                    || self
+                        .base
+                        .as_ref()
+                        .is_some_and(|b| b.contains(&permit.number));
+                if issued {
                     return Err(Rejection::AlreadyIssued(permit.number));
                 }
                 if permit.version != 1 || !permit.superseded_versions.is_empty() {
