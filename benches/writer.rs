@@ -105,6 +105,8 @@ use permitd::server::follow;
 use permitd::server::resolver::Clock;
 use permitd::server::Resolver;
 use permitd::snapshot;
+use permitd::trust::keys::SigningKey;
+use permitd::trust::seal::Sealer;
 use permitd::writer::compact::{Compaction, Retention, Trigger};
 use permitd::writer::service::{self, WriterOptions};
 use permitd::writer::{self, Outcome, Store, LOG_DIR};
@@ -138,6 +140,11 @@ const DEPARTMENT: &str = "区市场监督管理局";
 
 // ---------------------------------------------------------------------------------------------
 // Shared set-up.
+
+/// Every store here seals like the writer does (a fixed key: the benches sign for real).
+fn bench_sealer() -> Arc<Sealer> {
+    Arc::new(Sealer::new(SigningKey::from_seed(&[1; 32])))
+}
 
 fn catalog() -> &'static Catalog {
     static CATALOG: OnceLock<&'static Catalog> = OnceLock::new();
@@ -253,7 +260,7 @@ struct DurableRun {
 impl DurableRun {
     fn empty(label: &str) -> DurableRun {
         let dir = fresh_dir(label);
-        let store = Store::open(dir.path(), catalog()).expect("a fresh store");
+        let store = Store::open(dir.path(), catalog(), bench_sealer()).expect("a fresh store");
         DurableRun {
             store,
             _dir: dir,
@@ -312,11 +319,15 @@ fn mix() -> Mix {
 
     eprintln!("writer bench: importing and compacting them into the mix's base snapshot");
     let base = fresh_dir("mix-base");
-    let mut store = Store::open(base.path(), catalog()).expect("a fresh store");
+    let mut store = Store::open(base.path(), catalog(), bench_sealer()).expect("a fresh store");
     writer::import(&mut store, &feed[..], &mut |_| {}).expect("import");
     drop(feed);
     Compaction::take(&store)
-        .run(catalog(), Date::today_in_beijing())
+        .run(
+            catalog(),
+            Date::today_in_beijing(),
+            time::OffsetDateTime::now_utc(),
+        )
         .expect("compaction");
     drop(store);
     let current = snapshot::current_path(base.path()).expect("CURRENT");
@@ -347,7 +358,8 @@ impl Mix {
             dir.path().join(snapshot::build::CURRENT_FILE),
         )
         .expect("copying CURRENT");
-        let store = Store::open(dir.path(), catalog()).expect("a store on the base snapshot");
+        let store = Store::open(dir.path(), catalog(), bench_sealer())
+            .expect("a store on the base snapshot");
         DurableRun {
             store,
             _dir: dir,
@@ -722,7 +734,7 @@ fn http_end_to_end(events: usize) {
         .map(|lines| (pool.body(lines), lines.len() as u64))
         .collect();
     let dir = fresh_dir("http");
-    let store = Store::open(dir.path(), catalog()).expect("a fresh store");
+    let store = Store::open(dir.path(), catalog(), bench_sealer()).expect("a fresh store");
     let writer = start_writer(store);
     let url = writer.url();
     let next = AtomicUsize::new(0);
@@ -812,7 +824,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 fn visibility(permits: usize, probes: usize) {
     let dir = fresh_dir("visibility");
-    let store = Store::open(dir.path(), catalog()).expect("a fresh store");
+    let store = Store::open(dir.path(), catalog(), bench_sealer()).expect("a fresh store");
     let installed = snapshot::current_path(dir.path()).expect("Store::open publishes CURRENT");
     let snapshot = writer::open_current(dir.path())
         .expect("the snapshot verifies")
@@ -970,7 +982,7 @@ fn dir_bytes(dir: &Path) -> u64 {
 
 fn compaction(permits: u64) {
     let dir = fresh_dir("compaction");
-    let mut store = Store::open(dir.path(), catalog()).expect("a fresh store");
+    let mut store = Store::open(dir.path(), catalog(), bench_sealer()).expect("a fresh store");
     let (report, import_time, piped) = if permits <= IN_MEMORY_FEED_PERMITS_MAX {
         eprintln!("writer bench: generating {permits} permits for the compaction");
         let feed = common::ndjson(permits);
@@ -1006,7 +1018,11 @@ fn compaction(permits: u64) {
     let compaction = Compaction::take(&store);
     let taken = started.elapsed();
     let compacted = compaction
-        .run(catalog(), Date::today_in_beijing())
+        .run(
+            catalog(),
+            Date::today_in_beijing(),
+            time::OffsetDateTime::now_utc(),
+        )
         .expect("compaction");
     let seconds = compacted.elapsed.as_secs_f64();
     println!(
@@ -1033,7 +1049,11 @@ fn compaction(permits: u64) {
     // The steady state: a base of every permit, a tenth of them changed since (renewed
     // certificates), compacted again: the old snapshot is streamed a shard at a time.
     store
-        .rebase(compacted.snapshot, &Retention::default())
+        .rebase(
+            compacted.snapshot,
+            compacted.renewal_at,
+            &Retention::default(),
+        )
         .expect("rebase on the first snapshot");
     let base = store.snapshot().expect("a snapshot").clone();
     let wanted = (base.len() / 10).max(1) as usize;
@@ -1072,7 +1092,7 @@ fn compaction(permits: u64) {
     store.commit().expect("commit");
     let applied = started.elapsed();
     let again = Compaction::take(&store)
-        .run(catalog(), today)
+        .run(catalog(), today, time::OffsetDateTime::now_utc())
         .expect("the second compaction");
     println!(
         "  steady state: {} permits in the base, {changed} changed since ({} applied in {:.2} s); \

@@ -4,15 +4,23 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
 use permitd::catalog::Catalog;
+use permitd::changelog::LogReader;
+use permitd::codes::PermitNumber;
 use permitd::domain::Date;
 use permitd::limits::{FEED_BATCH_BYTES_MAX, FEED_BATCH_EVENTS_MAX};
+use permitd::registry::PermitSource;
+use permitd::trust::keys::{PublicKey, PublicKeySet, SigningKey};
+use permitd::trust::payload::SignedQr;
+use permitd::trust::seal::{default_signing_key_path, open_signing_key, KeyOrigin, Sealer};
 use permitd::writer::compact::{Compaction, Retention, Trigger};
 use permitd::writer::service::{self, WriterOptions};
+use permitd::writer::LogEntry;
 use permitd::writer::Store;
 
 /// The shortest feed token accepted: a guessable token is no authentication.
@@ -63,6 +71,26 @@ pub fn stop_on_signal(stop: tokio::sync::watch::Sender<bool>) -> std::io::Result
     Ok(())
 }
 
+/// The signer for data directory `data`: the key `signing_key` names (default
+/// `DIR/keys/signing.key`), created with a warning when missing; its public key is added to
+/// `DIR/keys/public.jwks`, which resolvers serve.
+pub fn sealer(data: &Path, signing_key: Option<&Path>) -> anyhow::Result<Arc<Sealer>> {
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let (sealer, origin) = open_signing_key(data, signing_key, Date::today_in_beijing())
+        .context("opening the signing key")?;
+    if origin == KeyOrigin::Created {
+        let path = signing_key.map_or_else(|| default_signing_key_path(data), Path::to_owned);
+        eprintln!(
+            "permitd: warning: no signing key at {}: created one (key id {}, mode 0600). Back it \
+             up and keep it away from resolvers: they need only {}",
+            path.display(),
+            sealer.kid(),
+            permitd::trust::seal::public_keys_path(data).display()
+        );
+    }
+    Ok(Arc::new(sealer))
+}
+
 fn catalog() -> anyhow::Result<&'static Catalog> {
     // One catalogue for the life of the process, shared by the committer and compactions.
     Ok(Box::leak(Box::new(
@@ -70,6 +98,8 @@ fn catalog() -> anyhow::Result<&'static Catalog> {
     )))
 }
 
+// The writer's flags, one argument each as clap gives them.
+#[allow(clippy::too_many_arguments)]
 pub fn writer(
     data: &Path,
     listen: SocketAddr,
@@ -78,13 +108,15 @@ pub fn writer(
     compact_seconds: u64,
     keep_snapshots: usize,
     allow_remote: bool,
+    signing_key: Option<&Path>,
 ) -> anyhow::Result<()> {
     if !listen.ip().is_loopback() && !allow_remote {
         bail!("the writer's admin listener stays on loopback (127.0.0.1) unless --allow-remote");
     }
     let token = feed_token(token_file)?;
     let started = Instant::now();
-    let store = Store::open(data, catalog()?)
+    let sealer = sealer(data, signing_key)?;
+    let store = Store::open(data, catalog()?, sealer)
         .with_context(|| format!("opening the data directory {}", data.display()))?;
     let recovery = store.recovery();
     eprintln!(
@@ -263,10 +295,11 @@ fn post(agent: &ureq::Agent, url: &str, token: &str, body: &[u8]) -> anyhow::Res
 }
 
 /// `permitd feed apply`: the offline import, then a compaction into a new snapshot.
-pub fn feed_apply(file: &Path, data: &Path) -> anyhow::Result<()> {
+pub fn feed_apply(file: &Path, data: &Path, signing_key: Option<&Path>) -> anyhow::Result<()> {
     let catalog = catalog()?;
     let started = Instant::now();
-    let mut store = Store::open(data, catalog)
+    let sealer = sealer(data, signing_key)?;
+    let mut store = Store::open(data, catalog, sealer)
         .with_context(|| format!("opening the data directory {}", data.display()))?;
     let input = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
     let report = permitd::writer::import(&mut store, input, &mut |_| {})?;
@@ -284,7 +317,11 @@ pub fn feed_apply(file: &Path, data: &Path) -> anyhow::Result<()> {
     );
     if store.events_since_snapshot() > 0 {
         // The store is done with: its changed permits move into the compaction (no copy).
-        let compacted = Compaction::take_all(store).run(catalog, Date::today_in_beijing())?;
+        let compacted = Compaction::take_all(store).run(
+            catalog,
+            Date::today_in_beijing(),
+            time::OffsetDateTime::now_utc(),
+        )?;
         eprintln!(
             "compacted into {} ({} permits) in {:.1?}",
             compacted.path.display(),
@@ -340,6 +377,117 @@ pub fn gen_changes(changes: u64, from: &Path, seed: u64, out: &Path) -> anyhow::
         registry.len(),
         out.display(),
         started.elapsed()
+    );
+    Ok(())
+}
+
+/// `permitd keys gen --out FILE`: a new private key (mode 0600, never overwriting a file) and
+/// its public key as a one-key JWK Set in `FILE.jwks`.
+pub fn keys_gen(out: &Path, not_before: Date) -> anyhow::Result<()> {
+    let key = SigningKey::generate()?;
+    key.save(out)?;
+    let mut set = PublicKeySet::new();
+    set.insert(PublicKey::new(key.verifying_key(), not_before, None)?)?;
+    let mut jwks = out.as_os_str().to_owned();
+    jwks.push(".jwks");
+    let jwks = std::path::PathBuf::from(jwks);
+    permitd::fsutil::write_atomically(&jwks, set.to_jwks().as_bytes())
+        .with_context(|| format!("writing {}", jwks.display()))?;
+    println!(
+        "key id {}: private key {} (mode 0600), public key set {} (valid from {not_before})",
+        key.kid(),
+        out.display(),
+        jwks.display()
+    );
+    Ok(())
+}
+
+fn read_key_set(path: &Path) -> Result<PublicKeySet, ExitCode> {
+    permitd::trust::offline::load_key_set(path).map_err(|e| {
+        eprintln!("permitd verify: {e}");
+        ExitCode::from(2)
+    })
+}
+
+/// `permitd verify qr PAYLOAD_OR_URL --keys FILE`: exit 0 genuine, 1 not, 2 not a code.
+pub fn verify_qr(input: &str, keys: &Path) -> ExitCode {
+    let keys = match read_key_set(keys) {
+        Ok(keys) => keys,
+        Err(code) => return code,
+    };
+    let report = permitd::trust::offline::verify_qr(input, &keys, Date::today_in_beijing());
+    println!("{report}");
+    ExitCode::from(report.exit_code())
+}
+
+/// `permitd verify attestation FILE --keys FILE`: exit 0 genuine and fresh, 1 not, 2 unreadable.
+pub fn verify_attestation(file: &Path, keys: &Path) -> ExitCode {
+    let keys = match read_key_set(keys) {
+        Ok(keys) => keys,
+        Err(code) => return code,
+    };
+    let text = match permitd::trust::offline::load_attestation(file) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("permitd verify: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report =
+        permitd::trust::offline::verify_attestation(&text, &keys, time::OffsetDateTime::now_utc());
+    println!("{report}");
+    ExitCode::from(report.exit_code())
+}
+
+/// `permitd qr NUMBER --data DIR --out FILE`: the permit's current QR code as SVG or PNG (by
+/// the extension), or with `--certificate` its certificate face (SVG), from the snapshot and
+/// the log records after it.
+pub fn qr(
+    number: &str,
+    data: &Path,
+    out: &Path,
+    public_url: &str,
+    certificate: bool,
+) -> anyhow::Result<()> {
+    let number = PermitNumber::parse(number).context("the permit number")?;
+    let snapshot = permitd::writer::open_current(data)?
+        .with_context(|| format!("{} has no snapshot", data.display()))?;
+    let mut permit = snapshot.permit(&number);
+    let log = data.join(permitd::writer::LOG_DIR);
+    if log.is_dir() {
+        let mut reader = LogReader::open(&log, snapshot.header().sequence)?;
+        let mut records = Vec::new();
+        while reader.read_available(4096, &mut records)? > 0 {
+            for record in records.drain(..) {
+                let entry = LogEntry::decode(&record)?;
+                if entry.event.change.number() == number {
+                    permit = Some(entry.into_permit(record.seq)?);
+                }
+            }
+        }
+    }
+    let permit = permit.with_context(|| format!("no permit {number} is on record"))?;
+    let payload = permit.seal.as_ref().and_then(|s| s.qr).with_context(|| {
+        format!(
+            "permit {number} has no signed QR code yet: the writer or `snapshot build` seals it"
+        )
+    })?;
+    let url = SignedQr::parse(&payload)?.to_url(public_url);
+    let extension = out.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let bytes = match (certificate, extension) {
+        (true, "svg") => permitd::render::certificate_svg(&permit, catalog()?, &url).into_bytes(),
+        (false, "svg") => permitd::render::qr_svg(&url)?.into_bytes(),
+        (false, "png") => permitd::render::qr_png(&url, 8)?,
+        _ => bail!("--out must end in .svg or .png (.svg only with --certificate)"),
+    };
+    permitd::fsutil::write_atomically(out, &bytes)
+        .with_context(|| format!("writing {}", out.display()))?;
+    let (qr_version, modules) = permitd::render::qr_info(&url)?;
+    println!(
+        "{} (permit {number} version {}): {url} ({} characters, QR version {qr_version}, {modules}×{modules} modules)",
+        out.display(),
+        permit.version,
+        url.len()
     );
     Ok(())
 }

@@ -31,6 +31,7 @@ pub mod domain;
 pub mod event;
 pub mod export;
 pub mod feed;
+pub mod fsutil;
 pub mod gen;
 pub mod limits;
 pub mod qr;

@@ -65,6 +65,9 @@ enum Command {
         data: PathBuf,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// The scheme and host printed in QR codes (default: http://LISTEN).
+        #[arg(long)]
+        public_url: Option<String>,
     },
     /// Generates 100k permits into ./var if absent, builds a snapshot and serves it.
     Demo {
@@ -96,6 +99,9 @@ enum Command {
         /// Allow a non-loopback admin address (the feed endpoint is never for the public).
         #[arg(long)]
         allow_remote: bool,
+        /// The private signing key (default DIR/keys/signing.key, created 0600 when missing).
+        #[arg(long)]
+        signing_key: Option<PathBuf>,
     },
     /// Sends a feed file to a writer, or imports one offline.
     Feed {
@@ -112,6 +118,61 @@ enum Command {
         #[command(subcommand)]
         what: CheckCommand,
     },
+    /// Generates signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Verifies a QR code or an attestation offline, with a public key set; explains the outcome.
+    /// Exit 0 genuine, 1 not genuine, 2 not a code at all.
+    Verify {
+        #[command(subcommand)]
+        what: VerifyCommand,
+    },
+    /// Writes a permit's QR code (.svg or .png by the file's extension) or, with --certificate,
+    /// its A3 certificate face (.svg).
+    Qr {
+        number: String,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// The scheme and host printed in the code.
+        #[arg(long, default_value = "https://zwfw.bjfsh.gov.cn")]
+        public_url: String,
+        #[arg(long)]
+        certificate: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Writes a new Ed25519 private key to OUT (PKCS#8 PEM, mode 0600) and its public key as a
+    /// JWK Set to OUT.jwks.
+    Gen {
+        #[arg(long)]
+        out: PathBuf,
+        /// The first issue date the key may sign for (default: today in Beijing).
+        #[arg(long, value_parser = parse_date)]
+        not_before: Option<Date>,
+    },
+}
+
+#[derive(Subcommand)]
+enum VerifyCommand {
+    /// A QR payload or the URL a scan gives (HTTPS://HOST/Q/…).
+    Qr {
+        payload: String,
+        /// A JWK Set (e.g. DIR/keys/public.jwks or /.well-known/permitd-keys.json).
+        #[arg(long)]
+        keys: PathBuf,
+    },
+    /// A file holding an attestation (JWS compact serialization).
+    Attestation {
+        file: PathBuf,
+        #[arg(long)]
+        keys: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -122,6 +183,9 @@ enum SnapshotCommand {
         input: PathBuf,
         #[arg(long)]
         data: PathBuf,
+        /// The private signing key (default DIR/keys/signing.key, created 0600 when missing).
+        #[arg(long)]
+        signing_key: Option<PathBuf>,
     },
     /// Fully verifies the snapshot CURRENT names (checksum, rkyv validation, indexes).
     Verify {
@@ -154,6 +218,9 @@ enum FeedCommand {
         file: PathBuf,
         #[arg(long)]
         data: PathBuf,
+        /// The private signing key (default DIR/keys/signing.key, created 0600 when missing).
+        #[arg(long)]
+        signing_key: Option<PathBuf>,
     },
 }
 
@@ -205,6 +272,7 @@ fn main() -> ExitCode {
             compact_seconds,
             keep_snapshots,
             allow_remote,
+            signing_key,
         } => cli::writer(
             &data,
             listen,
@@ -213,6 +281,7 @@ fn main() -> ExitCode {
             compact_seconds,
             keep_snapshots,
             allow_remote,
+            signing_key.as_deref(),
         ),
         Command::Feed {
             command:
@@ -224,18 +293,48 @@ fn main() -> ExitCode {
                 },
         } => return cli::feed_send(&file, &to, token_file.as_deref(), batch),
         Command::Feed {
-            command: FeedCommand::Apply { file, data },
-        } => cli::feed_apply(&file, &data),
+            command:
+                FeedCommand::Apply {
+                    file,
+                    data,
+                    signing_key,
+                },
+        } => cli::feed_apply(&file, &data, signing_key.as_deref()),
         Command::Snapshot {
-            command: SnapshotCommand::Build { input, data },
-        } => build(&input, &data).map(|_| ()),
+            command:
+                SnapshotCommand::Build {
+                    input,
+                    data,
+                    signing_key,
+                },
+        } => build(&input, &data, signing_key.as_deref()).map(|_| ()),
         Command::Snapshot {
             command: SnapshotCommand::Verify { data },
         } => verify(&data),
         Command::Snapshot {
             command: SnapshotCommand::Inspect { data },
         } => inspect(&data),
-        Command::Serve { data, listen } => run_server(&data, listen, None),
+        Command::Serve {
+            data,
+            listen,
+            public_url,
+        } => run_server(&data, listen, public_url, None),
+        Command::Keys {
+            command: KeysCommand::Gen { out, not_before },
+        } => cli::keys_gen(&out, not_before.unwrap_or_else(Date::today_in_beijing)),
+        Command::Verify {
+            what: VerifyCommand::Qr { payload, keys },
+        } => return cli::verify_qr(&payload, &keys),
+        Command::Verify {
+            what: VerifyCommand::Attestation { file, keys },
+        } => return cli::verify_attestation(&file, &keys),
+        Command::Qr {
+            number,
+            data,
+            out,
+            public_url,
+            certificate,
+        } => cli::qr(&number, &data, &out, &public_url, certificate),
         Command::Demo {
             data,
             listen,
@@ -327,8 +426,10 @@ fn gen(permits: u64, seed: u64, as_of: Date, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn build(input: &Path, data: &Path) -> anyhow::Result<PathBuf> {
+fn build(input: &Path, data: &Path, signing_key: Option<&Path>) -> anyhow::Result<PathBuf> {
     let catalog = Catalog::embedded().context("loading the catalogue")?;
+    // The key first: a build that cannot sign fails before the long fold.
+    let sealer = cli::sealer(data, signing_key)?;
     let started = Instant::now();
     let size = std::fs::metadata(input)
         .with_context(|| format!("reading {}", input.display()))?
@@ -352,7 +453,14 @@ fn build(input: &Path, data: &Path) -> anyhow::Result<PathBuf> {
     let sequence = registry.sequence();
     // The applied event ids go into the snapshot: a writer resuming from it knows them.
     let event_ids: Vec<u128> = registry.event_ids().collect();
-    let permits = registry.into_sorted();
+    let mut permits = registry.into_sorted();
+    let signing = Instant::now();
+    let sealed = sealer.renew_all(&mut permits, time::OffsetDateTime::now_utc());
+    eprintln!(
+        "sealed {sealed} permits (QR payload and attestation, key {}) in {:.1?}",
+        sealer.kid(),
+        signing.elapsed()
+    );
     let written = Instant::now();
     let rendering = snapshot::build::Rendering {
         catalog: &catalog,
@@ -439,7 +547,12 @@ fn inspect(data: &Path) -> anyhow::Result<()> {
 /// Called once the snapshot is verified and installed (the demo prints URLs to try).
 type OnReady = Box<dyn FnOnce(&Resolver) + Send>;
 
-fn run_server(data: &Path, listen: SocketAddr, on_ready: Option<OnReady>) -> anyhow::Result<()> {
+fn run_server(
+    data: &Path,
+    listen: SocketAddr,
+    public_url: Option<String>,
+    on_ready: Option<OnReady>,
+) -> anyhow::Result<()> {
     let catalog = Catalog::embedded().context("loading the catalogue")?;
     let path = snapshot::current_path(data)
         .with_context(|| format!("reading {}/CURRENT", data.display()))?;
@@ -450,7 +563,18 @@ fn run_server(data: &Path, listen: SocketAddr, on_ready: Option<OnReady>) -> any
         .min(permitd::limits::SERVING_THREADS_MAX);
     let listeners = bind_reuseport(listen, cores).with_context(|| format!("binding {listen}"))?;
     let addr = listeners[0].local_addr()?;
-    let resolver: Arc<Resolver> = Arc::new(Resolver::new(catalog, Clock::System));
+    let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
+    let resolver: Arc<Resolver> =
+        Arc::new(Resolver::new(catalog, Clock::System).with_public_url(&public_url));
+    // Public keys only: the resolver never opens DIR/keys/signing.key.
+    match resolver.load_public_keys(data) {
+        Ok(true) => {}
+        Ok(false) => eprintln!(
+            "permitd: no public key set in {} yet: /.well-known/permitd-keys.json answers 404",
+            data.display()
+        ),
+        Err(e) => return Err(e).context("reading the public key set"),
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
 
     // SIGTERM/SIGINT: the handlers are registered before serving starts, then waited on.
@@ -509,7 +633,7 @@ fn demo(data: &Path, listen: SocketAddr, permits: u64) -> anyhow::Result<()> {
     }
     if snapshot::current_path(data).is_err() {
         eprintln!("permitd demo: building the snapshot");
-        build(&input, data)?;
+        build(&input, data, None)?;
     }
     if !listen.ip().is_loopback() {
         bail!("the demo serves on a loopback address only, not {listen}");
@@ -561,7 +685,7 @@ fn demo(data: &Path, listen: SocketAddr, permits: u64) -> anyhow::Result<()> {
         );
         println!("\nPress Ctrl-C to stop.");
     });
-    run_server(data, listen, Some(on_ready))
+    run_server(data, listen, None, Some(on_ready))
 }
 
 #[derive(Subcommand)]

@@ -216,6 +216,12 @@ impl<'c> Registry<'c> {
         }
     }
 
+    /// A permit changed since the base, to seal it in place (the writer, after `apply`).
+    pub fn changed_mut(&mut self, number: &PermitNumber) -> Option<&mut Permit> {
+        let &position = self.positions.get(&number.key())?;
+        self.permits.get_mut(position as usize)
+    }
+
     /// Permits changed (or issued) since the base, in the order first changed; every permit
     /// when there is no base.
     pub fn changed(&self) -> &[Permit] {
@@ -354,7 +360,11 @@ impl<'c> Registry<'c> {
                     });
                 }
                 self.check_permit(&permit)?;
-                Ok(permit)
+                // Only a process holding the signing key seals (see `Permit::seal`).
+                Ok(Permit {
+                    seal: None,
+                    ..permit
+                })
             }
             Change::PermitReissued { mut permit } => {
                 let current = self.current(&permit.number)?;
@@ -367,6 +377,7 @@ impl<'c> Registry<'c> {
                 }
                 self.check_permit(&permit)?;
                 permit.superseded_versions = superseded_after(&current)?;
+                permit.seal = None;
                 Ok(permit)
             }
             Change::LicenceStateChanged {
@@ -564,6 +575,7 @@ fn superseded_after(current: &Permit) -> Result<Vec<SupersededVersion>, Rejectio
     superseded.push(SupersededVersion {
         version: current.version,
         issued_on: current.issued_on,
+        qr: current.seal.as_ref().and_then(|s| s.qr),
     });
     Ok(superseded)
 }
@@ -640,6 +652,7 @@ mod tests {
             status: PermitStatus::Active,
             superseded_versions: Vec::new(),
             sequence: 0,
+            seal: None,
         }
     }
 

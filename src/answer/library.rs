@@ -789,9 +789,11 @@ mod tests {
                 .map(|v| SupersededVersion {
                     version: v,
                     issued_on: d("2023-12-01").add_days(v as i32),
+                    qr: None,
                 })
                 .collect(),
             sequence: u64::from(sequence) * 10,
+            seal: None,
         }
     }
 

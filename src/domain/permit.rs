@@ -50,6 +50,76 @@ pub struct Permit {
     /// Assigned by the writer (a producer's value is ignored); orders `GET /v1/changes`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub sequence: u64,
+    /// What the writer signed for the current version and state; `None` until a process holding
+    /// the signing key (the writer, `permitd snapshot build`) has seen this state. A producer's
+    /// value is ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<Seal>,
+}
+
+/// Bytes of a signed city-code QR payload (`docs/qr.md` §1; `trust::payload::PAYLOAD_BYTES`).
+pub const QR_PAYLOAD_BYTES: usize = 116;
+
+/// A signed city-code QR payload, as printed on one permit version.
+pub type QrBytes = [u8; QR_PAYLOAD_BYTES];
+
+/// The signatures the writer made for a permit (see `trust::seal`): resolvers serve them and
+/// compare scans with them; they never sign.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[rkyv(derive(Debug))]
+pub struct Seal {
+    /// The signed QR payload of the current version; `None` only when the version cannot be
+    /// put in the payload format (never for a permit the registry accepted).
+    #[serde(default, with = "qr_text", skip_serializing_if = "Option::is_none")]
+    pub qr: Option<QrBytes>,
+    /// The attestation of the current state: a JWS compact serialization.
+    pub attestation: String,
+    /// When the attestation was signed, Unix seconds.
+    pub attested_at: i64,
+    /// When it stops being valid, Unix seconds.
+    pub attestation_expires: i64,
+}
+
+/// QR payload bytes as their base32 text in JSON (the change log), not 116 numbers.
+mod qr_text {
+    use super::{QrBytes, QR_PAYLOAD_BYTES};
+    use data_encoding::BASE32_NOPAD;
+
+    pub fn serialize<S: serde::Serializer>(qr: &Option<QrBytes>, s: S) -> Result<S::Ok, S::Error> {
+        match qr {
+            Some(bytes) => s.serialize_str(&BASE32_NOPAD.encode(bytes)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<QrBytes>, D::Error> {
+        let text: Option<String> = serde::Deserialize::deserialize(d)?;
+        let Some(text) = text else {
+            return Ok(None);
+        };
+        let bytes = BASE32_NOPAD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)?;
+        let bytes: QrBytes = bytes.try_into().map_err(|b: Vec<u8>| {
+            serde::de::Error::custom(format!(
+                "a QR payload has {QR_PAYLOAD_BYTES} bytes, not {}",
+                b.len()
+            ))
+        })?;
+        Ok(Some(bytes))
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -120,6 +190,10 @@ impl ArchivedPermitStatus {
 pub struct SupersededVersion {
     pub version: u32,
     pub issued_on: Date,
+    /// The signed QR payload printed on that version, so a scan of the old paper is told
+    /// "superseded" rather than "forged".
+    #[serde(default, with = "qr_text", skip_serializing_if = "Option::is_none")]
+    pub qr: Option<QrBytes>,
 }
 
 impl Permit {

@@ -614,6 +614,7 @@ impl<'a> Generator<'a> {
             status: PermitStatus::Active,
             superseded_versions: Vec::new(),
             sequence: 0,
+            seal: None,
         };
         let change = self.emit(at, ISSUING_DEPARTMENT, Change::PermitIssued { permit })?;
         let Change::PermitIssued { permit } = change else {

@@ -67,7 +67,19 @@ fn watch(
         eprintln!("permitd: the snapshot watcher runs at normal priority: {e:?}");
     }
     let mut failed: Option<PathBuf> = None;
+    let keys_path = crate::trust::seal::public_keys_path(data_dir);
+    let mut keys_modified = None;
     while !stop.load(Ordering::Relaxed) {
+        // The public key set grows when the writer starts with a new key (rotation).
+        let modified = std::fs::metadata(&keys_path)
+            .and_then(|m| m.modified())
+            .ok();
+        if modified.is_some() && modified != keys_modified {
+            keys_modified = modified;
+            if let Err(e) = resolver.load_public_keys(data_dir) {
+                eprintln!("permitd: keeping the served key set: {e}");
+            }
+        }
         if let Ok(path) = snapshot::current_path(data_dir) {
             if installed.as_ref() != Some(&path) && failed.as_ref() != Some(&path) {
                 match SnapshotFile::open(&path)

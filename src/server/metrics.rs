@@ -19,7 +19,7 @@ use prometheus::proto::{
 };
 
 /// Route labels, in [`crate::server::router::Route`] order, plus requests that matched none.
-pub const ROUTE_LABELS: [&str; 10] = [
+pub const ROUTE_LABELS: [&str; 15] = [
     "permit",
     "qr_scan",
     "industries",
@@ -29,6 +29,11 @@ pub const ROUTE_LABELS: [&str; 10] = [
     "metrics",
     "changes",
     "aggregates",
+    "attestation",
+    "qr_svg",
+    "qr_png",
+    "certificate",
+    "keys",
     "none",
 ];
 /// Status labels counted one by one; anything else is `other`.

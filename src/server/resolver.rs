@@ -25,7 +25,7 @@ use crate::catalog::Catalog;
 use crate::codes::PermitNumber;
 use crate::domain::permit::ArchivedPermit;
 use crate::domain::Date;
-use crate::limits::{CHANGES_PAGE_PERMITS_MAX, REQUEST_PATH_BYTES_MAX};
+use crate::limits::{CHANGES_PAGE_PERMITS_MAX, IMAGE_CACHE_ENTRIES_MAX, REQUEST_PATH_BYTES_MAX};
 use crate::qr::Token;
 use crate::server::metrics::{Metrics, SnapshotGauges, ThreadCounters};
 use crate::server::negotiate::prefers_html;
@@ -33,6 +33,7 @@ use crate::server::overlay::{Overlay, OverlayEntry};
 use crate::server::router::{route, Route, NO_ROUTE};
 use crate::snapshot::index::Location;
 use crate::snapshot::{Snapshot, SnapshotBytes};
+use crate::trust::payload::{SignedQr, PAYLOAD_BYTES, PAYLOAD_CHARS};
 
 pub type Body = Full<Bytes>;
 
@@ -74,7 +75,37 @@ pub struct Resolver<B: SnapshotBytes = Mmap> {
     library: LibraryConfig,
     /// The snapshot's counts for `GET /v1/aggregates`, made when it is installed.
     aggregates: ArcSwapOption<BaseAggregates>,
+    /// The JWK Set served at `/.well-known/permitd-keys.json` (public keys only: a resolver never
+    /// holds a private key).
+    keys_body: ArcSwapOption<Bytes>,
+    /// The scheme and host QR images and certificates print, e.g. `https://zwfw.bjfsh.gov.cn`.
+    public_url: String,
+    /// Rendered QR images and certificate faces by (permit key, version, kind): rendered on
+    /// first request, never per scan.
+    images: dashmap::DashMap<(u64, u32, Image), Bytes>,
 }
+
+/// The images a permit version has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Image {
+    QrSvg,
+    QrPng,
+    Certificate,
+}
+
+/// Where a permit's current state lives: the overlay (changed since the snapshot) or the
+/// snapshot.
+enum Found {
+    Overlay(Arc<OverlayEntry>),
+    Snapshot(Location),
+}
+
+/// The key set changes only when a key is added.
+const KEYS_CACHE: HeaderValue = HeaderValue::from_static("public, max-age=300");
+/// QR images and certificates of one version never change (a new version has its own).
+const IMAGE_CACHE: HeaderValue = HeaderValue::from_static("public, max-age=86400");
+/// PNG module size: 8 px per module gives a 456-px image for a version-8 code plus quiet zone.
+const QR_PNG_MODULE_PX: u32 = 8;
 
 /// Permit counts over one snapshot at one date; the overlay's changes are applied per request.
 struct BaseAggregates {
@@ -113,6 +144,37 @@ impl<B: SnapshotBytes> Resolver<B> {
             industry_bodies,
             library: LibraryConfig::fangshan_default(),
             aggregates: ArcSwapOption::empty(),
+            keys_body: ArcSwapOption::empty(),
+            public_url: String::from("http://127.0.0.1:8080"),
+            images: dashmap::DashMap::new(),
+        }
+    }
+
+    /// Sets the scheme and host printed in QR images (before serving).
+    pub fn with_public_url(mut self, url: &str) -> Resolver<B> {
+        self.public_url = url.trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Serves `jwks` (a validated JWK Set) at `/.well-known/permitd-keys.json`.
+    pub fn set_public_keys(&self, jwks: String) {
+        self.keys_body.store(Some(Arc::new(Bytes::from(jwks))));
+    }
+
+    /// Reads `DIR/keys/public.jwks` and serves it; `Ok(false)` when there is none.
+    ///
+    /// # Errors
+    /// When the file exists but is not a valid JWK Set (the old set stays served).
+    pub fn load_public_keys(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> Result<bool, crate::trust::seal::SealError> {
+        match crate::trust::seal::read_public_keys(data_dir)? {
+            Some(set) => {
+                self.set_public_keys(set.to_jwks());
+                Ok(true)
+            }
+            None => Ok(false),
         }
     }
 
@@ -266,6 +328,23 @@ impl<B: SnapshotBytes> Resolver<B> {
             Route::Permit { number } => self.permit(number),
             Route::Changes { query } => self.changes(query),
             Route::Aggregates => self.aggregates_answer(),
+            Route::Attestation { number } => self.attestation(number),
+            Route::QrSvg { number } => self.image(number, Image::QrSvg),
+            Route::QrPng { number } => self.image(number, Image::QrPng),
+            Route::Certificate { number } => self.image(number, Image::Certificate),
+            Route::Keys => match self.keys_body.load_full() {
+                Some(body) => respond_with(
+                    StatusCode::OK,
+                    HeaderValue::from_static("application/jwk-set+json"),
+                    KEYS_CACHE,
+                    (*body).clone(),
+                ),
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    "no_public_keys",
+                    "this resolver has no public key set (DIR/keys/public.jwks) yet",
+                ),
+            },
             Route::QrScan { token } => {
                 let mut response = self.scan(token, prefers_html(accept));
                 // The answer depends on Accept: caches must key on it.
@@ -341,6 +420,9 @@ impl<B: SnapshotBytes> Resolver<B> {
         let Some(snapshot) = guard.as_deref() else {
             return with_page(not_ready(), html, "无法验证", "服务正在启动，请稍后再扫。");
         };
+        if text.len() == PAYLOAD_CHARS {
+            return self.signed_scan(snapshot, text, html);
+        }
         // Scanned codes are case-insensitive (QR alphanumeric mode is upper case only).
         let mut upper = [0u8; 16];
         let looks_like_number = text.len() == 16
@@ -427,6 +509,216 @@ impl<B: SnapshotBytes> Resolver<B> {
                 "未查询到该二维码对应的综合许可凭证。",
             ),
         }
+    }
+
+    /// A scan of a signed city code (`docs/qr.md`): the payload is checked by comparing it, byte
+    /// for byte, with the one the writer signed for that permit version; no signature is
+    /// verified per request. Equal → the permit's answer as that version sees it (superseded
+    /// when old); different → forged (400).
+    fn signed_scan(&self, snapshot: &Snapshot<B>, text: &str, html: bool) -> Response<Body> {
+        let forged_page = "此二维码不是房山区签发的综合许可凭证二维码，可能已被伪造或篡改。请勿信任，并向房山区政务服务和数据管理局反映。";
+        let mut upper = [0u8; PAYLOAD_CHARS];
+        upper.copy_from_slice(text.as_bytes());
+        upper.make_ascii_uppercase();
+        let mut bytes = [0u8; PAYLOAD_BYTES];
+        let decoded = data_encoding::BASE32_NOPAD.decode_mut(&upper, &mut bytes);
+        let parsed = match decoded {
+            Ok(PAYLOAD_BYTES) => SignedQr::parse(&bytes).map_err(|e| e.to_string()),
+            _ => Err("the QR payload is not base32 (A-Z, 2-7)".to_owned()),
+        };
+        let signed = match parsed {
+            Ok(signed) => signed,
+            Err(message) => {
+                return with_page(
+                    error(StatusCode::BAD_REQUEST, "malformed_qr", &message),
+                    html,
+                    "无法验证",
+                    "二维码内容无法识别，可能已损坏或被篡改。",
+                )
+            }
+        };
+        let number = signed.payload().number();
+        let version = signed.payload().version();
+        let Some(found) = self.find(snapshot, &number) else {
+            return with_page(
+                error(
+                    StatusCode::NOT_FOUND,
+                    "permit_not_found",
+                    &format!("no permit {number} is on record"),
+                ),
+                html,
+                "查无此证",
+                "未查询到该综合许可凭证，请核对或联系房山区政务服务局。",
+            );
+        };
+        let genuine = {
+            let permit = match &found {
+                Found::Overlay(entry) => entry.permit(),
+                Found::Snapshot(location) => match snapshot.record(*location) {
+                    Some(permit) => permit,
+                    None => return internal(),
+                },
+            };
+            issued_payload(permit, version).is_some_and(|issued| issued == &bytes)
+        };
+        if !genuine {
+            return with_page(
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "forged_qr",
+                    &format!(
+                        "this QR payload is not the one issued for permit {number} version \
+                         {version}: forged or altered"
+                    ),
+                ),
+                html,
+                "无法验证",
+                forged_page,
+            );
+        }
+        match found {
+            Found::Overlay(entry) => self.answer_entry(&entry, Some(version), html),
+            Found::Snapshot(location) => self.answer(snapshot, location, Some(version), html),
+        }
+    }
+
+    /// The current state of `number`: the overlay's when it changed since the snapshot.
+    fn find(&self, snapshot: &Snapshot<B>, number: &PermitNumber) -> Option<Found> {
+        if let Some(entry) = self.overlay.get(number.key(), snapshot.header().sequence) {
+            return Some(Found::Overlay(entry));
+        }
+        snapshot.locate(number).map(Found::Snapshot)
+    }
+
+    /// `GET /v1/permits/{number}/attestation`: the JWS the writer signed for the permit's
+    /// current state, as stored. An expired one is not served (503): the writer renews them.
+    fn attestation(&self, text: &str) -> Response<Body> {
+        let guard = self.snapshot.load();
+        let Some(snapshot) = guard.as_deref() else {
+            return not_ready();
+        };
+        let number = match PermitNumber::parse(text) {
+            Ok(n) => n,
+            Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_number", &e.to_string()),
+        };
+        let Some(found) = self.find(snapshot, &number) else {
+            return error(
+                StatusCode::NOT_FOUND,
+                "permit_not_found",
+                &format!("no permit {number} is on record"),
+            );
+        };
+        let body = {
+            let permit = match &found {
+                Found::Overlay(entry) => entry.permit(),
+                Found::Snapshot(location) => match snapshot.record(*location) {
+                    Some(permit) => permit,
+                    None => return internal(),
+                },
+            };
+            let Some(seal) = permit.seal.as_ref() else {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "no_attestation",
+                    &format!("permit {number} has not been sealed by a writer yet"),
+                );
+            };
+            let now = crate::event::Timestamp::now().unix_ms / 1000;
+            if seal.attestation_expires.to_native() <= now {
+                let mut response = error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "attestation_expired",
+                    &format!(
+                        "the attestation of permit {number} has expired and the writer has not \
+                         renewed it yet; retry later"
+                    ),
+                );
+                response
+                    .headers_mut()
+                    .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("60"));
+                return response;
+            }
+            Bytes::copy_from_slice(seal.attestation.as_bytes())
+        };
+        const JOSE: HeaderValue = HeaderValue::from_static("application/jose");
+        respond_with(StatusCode::OK, JOSE, NO_STORE, body)
+    }
+
+    /// A permit's QR image or certificate face, rendered once per version and kept.
+    fn image(&self, text: &str, kind: Image) -> Response<Body> {
+        let guard = self.snapshot.load();
+        let Some(snapshot) = guard.as_deref() else {
+            return not_ready();
+        };
+        let number = match PermitNumber::parse(text) {
+            Ok(n) => n,
+            Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_number", &e.to_string()),
+        };
+        let Some(found) = self.find(snapshot, &number) else {
+            return error(
+                StatusCode::NOT_FOUND,
+                "permit_not_found",
+                &format!("no permit {number} is on record"),
+            );
+        };
+        let permit = match &found {
+            Found::Overlay(entry) => entry.permit(),
+            Found::Snapshot(location) => match snapshot.record(*location) {
+                Some(permit) => permit,
+                None => return internal(),
+            },
+        };
+        let key = (number.key(), permit.version(), kind);
+        let content_type = match kind {
+            Image::QrPng => HeaderValue::from_static("image/png"),
+            Image::QrSvg | Image::Certificate => HeaderValue::from_static("image/svg+xml"),
+        };
+        if let Some(body) = self.images.get(&key) {
+            return respond_with(StatusCode::OK, content_type, IMAGE_CACHE, body.clone());
+        }
+        let Some(qr) = permit.seal.as_ref().and_then(|s| s.qr.as_ref()) else {
+            return error(
+                StatusCode::NOT_FOUND,
+                "no_qr",
+                &format!("permit {number} has no signed QR code yet"),
+            );
+        };
+        let Ok(signed) = SignedQr::parse(qr) else {
+            return internal();
+        };
+        let url = signed.to_url(&self.public_url);
+        let rendered = match kind {
+            Image::QrSvg => crate::render::qr_svg(&url).map(String::into_bytes),
+            Image::QrPng => crate::render::qr_png(&url, QR_PNG_MODULE_PX),
+            Image::Certificate => {
+                let owned = rkyv::deserialize::<crate::domain::Permit, rkyv::rancor::Error>(permit);
+                match owned {
+                    Ok(owned) => Ok(
+                        crate::render::certificate_svg(&owned, &self.catalog, &url).into_bytes()
+                    ),
+                    Err(_) => return internal(),
+                }
+            }
+        };
+        let body = match rendered {
+            Ok(bytes) => Bytes::from(bytes),
+            Err(e) => {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "render_failed",
+                    &format!("the QR code of permit {number} cannot be drawn: {e}"),
+                )
+            }
+        };
+        if self.images.len() >= IMAGE_CACHE_ENTRIES_MAX {
+            // Full: forget one entry (any); a forgotten image is rendered again on request.
+            let victim = self.images.iter().next().map(|e| *e.key());
+            if let Some(victim) = victim {
+                self.images.remove(&victim);
+            }
+        }
+        self.images.insert(key, body.clone());
+        respond_with(StatusCode::OK, content_type, IMAGE_CACHE, body)
     }
 
     /// The answer for the record at `location`, as the version `scanned` (a QR token's) sees
@@ -640,6 +932,27 @@ fn respond_with(
     headers.insert(CONTENT_TYPE, content_type);
     headers.insert(CACHE_CONTROL, cache);
     response
+}
+
+fn internal() -> Response<Body> {
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "index and records disagree",
+    )
+}
+
+/// The signed payload the writer issued for `version` of `permit` (current or superseded).
+fn issued_payload(permit: &ArchivedPermit, version: u32) -> Option<&[u8; PAYLOAD_BYTES]> {
+    if version == permit.version() {
+        return permit.seal.as_ref()?.qr.as_ref();
+    }
+    permit
+        .superseded_versions
+        .iter()
+        .find(|v| v.version.to_native() == version)?
+        .qr
+        .as_ref()
 }
 
 fn not_ready() -> Response<Body> {

@@ -22,6 +22,24 @@ pub enum Route<'a> {
         query: &'a str,
     },
     Aggregates,
+    /// `/v1/permits/{number}/attestation`: the pre-signed JWS.
+    Attestation {
+        number: &'a str,
+    },
+    /// `/v1/permits/{number}/qr.svg`
+    QrSvg {
+        number: &'a str,
+    },
+    /// `/v1/permits/{number}/qr.png`
+    QrPng {
+        number: &'a str,
+    },
+    /// `/v1/permits/{number}/certificate.svg`
+    Certificate {
+        number: &'a str,
+    },
+    /// `/.well-known/permitd-keys.json`: the public key set (JWK Set).
+    Keys,
 }
 
 impl Route<'_> {
@@ -37,12 +55,17 @@ impl Route<'_> {
             Route::Metrics => 6,
             Route::Changes { .. } => 7,
             Route::Aggregates => 8,
+            Route::Attestation { .. } => 9,
+            Route::QrSvg { .. } => 10,
+            Route::QrPng { .. } => 11,
+            Route::Certificate { .. } => 12,
+            Route::Keys => 13,
         }
     }
 }
 
 /// The metrics label index of a request that matched no route.
-pub const NO_ROUTE: usize = 9;
+pub const NO_ROUTE: usize = 14;
 
 /// Every route template, as the OpenAPI document names them. A test keeps the two in step.
 pub const ROUTE_TEMPLATES: &[&str] = &[
@@ -55,6 +78,11 @@ pub const ROUTE_TEMPLATES: &[&str] = &[
     "/metrics",
     "/v1/changes",
     "/v1/aggregates",
+    "/v1/permits/{number}/attestation",
+    "/v1/permits/{number}/qr.svg",
+    "/v1/permits/{number}/qr.png",
+    "/v1/permits/{number}/certificate.svg",
+    "/.well-known/permitd-keys.json",
 ];
 
 /// The route `path` names, or `None`. A query string is ignored except where a route reads it.
@@ -78,6 +106,17 @@ pub fn route<'a>(path: &'a str) -> Option<Route<'a>> {
         ("v1", Some("permits"), Some(number), None) => Some(Route::Permit {
             number: param(number)?,
         }),
+        ("v1", Some("permits"), Some(number), Some(part)) => {
+            let number = param(number)?;
+            match part {
+                "attestation" => Some(Route::Attestation { number }),
+                "qr.svg" => Some(Route::QrSvg { number }),
+                "qr.png" => Some(Route::QrPng { number }),
+                "certificate.svg" => Some(Route::Certificate { number }),
+                _ => None,
+            }
+        }
+        (".well-known", Some("permitd-keys.json"), None, None) => Some(Route::Keys),
         ("v1", Some("industries"), None, None) => Some(Route::Industries),
         ("v1", Some("changes"), None, None) => Some(Route::Changes { query }),
         ("v1", Some("aggregates"), None, None) => Some(Route::Aggregates),
@@ -106,6 +145,11 @@ mod tests {
             ("/metrics", "metrics"),
             ("/v1/changes?after=3", "changes"),
             ("/v1/aggregates", "aggregates"),
+            ("/v1/permits/X/attestation", "attestation"),
+            ("/v1/permits/X/qr.svg", "qr_svg"),
+            ("/v1/permits/X/qr.png", "qr_png"),
+            ("/v1/permits/X/certificate.svg", "certificate"),
+            ("/.well-known/permitd-keys.json", "keys"),
         ];
         assert_eq!(cases.len(), ROUTE_TEMPLATES.len());
         for (path, label) in cases {
@@ -140,6 +184,16 @@ mod tests {
             ),
             ("/v1/changes", Some(Route::Changes { query: "" })),
             ("/v1/aggregates", Some(Route::Aggregates)),
+            (
+                "/v1/permits/N/attestation",
+                Some(Route::Attestation { number: "N" }),
+            ),
+            ("/v1/permits/N/qr.png", Some(Route::QrPng { number: "N" })),
+            ("/.well-known/permitd-keys.json", Some(Route::Keys)),
+            ("/v1/permits/N/qr.gif", None),
+            ("/v1/permits//qr.png", None),
+            ("/v1/permits/N/attestation/x", None),
+            ("/.well-known/other.json", None),
             ("/q/", None),
             ("/q/A/B", None),
             ("/v1/permits/", None),

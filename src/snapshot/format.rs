@@ -48,7 +48,8 @@
 //! | 4064 | 32 | blake3 of header bytes `0..4064` |
 //!
 //! Version history: 2 added the pre-rendered answers; 3 added `Permit::sequence` to the record,
-//! the changes index and the event ids.
+//! the changes index and the event ids; 4 added `Permit::seal` (the signed QR payload and the
+//! attestation) and each superseded version's signed payload to the record.
 
 use crate::domain::Date;
 use crate::limits::{SNAPSHOT_PERMITS_MAX, SNAPSHOT_SHARDS_MAX, SNAPSHOT_SHARD_BYTES_MAX};
@@ -56,7 +57,7 @@ use crate::snapshot::index;
 
 pub const MAGIC: [u8; 8] = *b"PERMITDS";
 /// Bumped on any change of layout or of the archived types.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 pub const HEADER_BYTES: usize = 4096;
 /// Every section starts on a page boundary, so a mapped section is page- and 16-byte aligned.
 pub const PAGE_BYTES: u64 = 4096;

@@ -42,9 +42,11 @@ fn permit(category: u8, sequence: u32, version: u32) -> Permit {
             .map(|v| SupersededVersion {
                 version: v,
                 issued_on: Date::from_ymd(2023, 12, 1).unwrap(),
+                qr: None,
             })
             .collect(),
         sequence: u64::from(sequence),
+        seal: None,
     }
 }
 
@@ -508,20 +510,22 @@ fn has_event_id_is_true_for_every_given_id_and_false_for_others() {
 }
 
 #[test]
-fn a_version_2_file_is_refused() {
-    // A file of the previous format (its record lacks `sequence`) is refused by version, even
-    // with a correct header checksum.
-    let mut bytes = to_bytes(&sample(10), 5).unwrap();
-    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
-    reseal_header_checksum(&mut bytes);
-    assert!(matches!(
-        SnapshotFile::from_bytes(bytes),
-        Err(FormatError::Version {
-            expected: FORMAT_VERSION,
-            got: 2
-        })
-    ));
-    assert_eq!(FORMAT_VERSION, 3);
+fn a_file_of_an_earlier_format_is_refused() {
+    // Files of the previous formats (3: records without `seal`; 2: without `sequence`) are
+    // refused by version, even with a correct header checksum.
+    for old in [2u32, 3] {
+        let mut bytes = to_bytes(&sample(10), 5).unwrap();
+        bytes[8..12].copy_from_slice(&old.to_le_bytes());
+        reseal_header_checksum(&mut bytes);
+        assert!(matches!(
+            SnapshotFile::from_bytes(bytes),
+            Err(FormatError::Version {
+                expected: FORMAT_VERSION,
+                got
+            }) if got == old
+        ));
+    }
+    assert_eq!(FORMAT_VERSION, 4);
 }
 
 #[test]

@@ -77,7 +77,7 @@ fn licence(id: u16, state: LicenceState, valid_until: Option<&str>) -> Licence {
 }
 
 /// A restaurant (category 03): food and tobacco licensed, the sewage permit not yet (未许可).
-fn example_permit() -> Permit {
+pub(crate) fn example_permit() -> Permit {
     Permit {
         number: PermitNumber::parse("110111ZH0300042F").unwrap(),
         version: 2,
@@ -95,6 +95,7 @@ fn example_permit() -> Permit {
         status: PermitStatus::Active,
         superseded_versions: vec![],
         sequence: 9001,
+        seal: None,
     }
 }
 

@@ -17,6 +17,7 @@ use crate::domain::{Date, Permit};
 use crate::limits::SNAPSHOT_SHARD_PERMITS_MAX;
 use crate::snapshot::build::{publish_runs, BuildStats, Rendering};
 use crate::snapshot::Snapshot;
+use crate::trust::seal::{renewal_at, Sealer};
 
 use super::{open_current, Store, StoreError};
 
@@ -59,6 +60,9 @@ pub struct Compaction {
     pub changed: Vec<Permit>,
     pub event_ids: Vec<u128>,
     pub sequence: u64,
+    /// Renews attestations older than [`crate::trust::seal::ATTESTATION_RENEW_AGE`] (and seals
+    /// unsealed permits) while merging.
+    pub sealer: Arc<Sealer>,
 }
 
 impl Compaction {
@@ -68,6 +72,7 @@ impl Compaction {
         let data_dir = store.data_dir().to_owned();
         let base = store.snapshot().cloned();
         let sequence = store.sequence();
+        let sealer = store.sealer().clone();
         let (changed, event_ids) = store.into_changes();
         Compaction {
             data_dir,
@@ -75,6 +80,7 @@ impl Compaction {
             changed,
             event_ids,
             sequence,
+            sealer,
         }
     }
 
@@ -86,14 +92,21 @@ impl Compaction {
             changed: store.registry().changed().to_vec(),
             event_ids: store.registry().event_ids().collect(),
             sequence: store.sequence(),
+            sealer: store.sealer().clone(),
         }
     }
 
     /// Builds and publishes the new snapshot, and opens it (verified) for the store to rebase on.
+    /// Answers are rendered for `as_of`; attestations due at `now` are signed again.
     ///
     /// # Errors
     /// When building, writing or verifying fails; `CURRENT` then still names the old snapshot.
-    pub fn run(self, catalog: &Catalog, as_of: Date) -> Result<Compacted, StoreError> {
+    pub fn run(
+        self,
+        catalog: &Catalog,
+        as_of: Date,
+        now: time::OffsetDateTime,
+    ) -> Result<Compacted, StoreError> {
         let started = Instant::now();
         let Compaction {
             data_dir,
@@ -101,14 +114,26 @@ impl Compaction {
             changed,
             mut event_ids,
             sequence,
+            sealer,
         } = self;
         if let Some(base) = &base {
             event_ids.extend(base.event_ids());
         }
         let rendering = Rendering { catalog, as_of };
         let mut runs = Merge::new(base.as_deref(), changed);
+        let mut renewed = 0usize;
+        let mut next_renewal = None::<i64>;
         let built = publish_runs(&data_dir, sequence, &event_ids, &rendering, &mut || {
-            Ok(runs.next_run())
+            let Some(mut run) = runs.next_run() else {
+                return Ok(None);
+            };
+            renewed += sealer.renew_all(&mut run, now);
+            let earliest = run
+                .iter()
+                .filter_map(|p| p.seal.as_ref().map(renewal_at))
+                .min();
+            next_renewal = next_renewal.min(earliest).or(next_renewal).or(earliest);
+            Ok(Some(run))
         })
         .map_err(|e| StoreError::Snapshot {
             path: data_dir.clone(),
@@ -124,6 +149,8 @@ impl Compaction {
             stats,
             snapshot,
             elapsed: started.elapsed(),
+            renewed,
+            renewal_at: next_renewal,
         })
     }
 }
@@ -133,6 +160,10 @@ pub struct Compacted {
     pub stats: BuildStats,
     pub snapshot: Snapshot,
     pub elapsed: Duration,
+    /// Attestations signed again (or permits sealed for the first time).
+    pub renewed: usize,
+    /// When the new snapshot's oldest attestation falls due.
+    pub renewal_at: Option<i64>,
 }
 
 /// The base's permits with the changed ones in their place, in number order, handed out in

@@ -24,22 +24,27 @@ use std::sync::Arc;
 
 use crate::catalog::Catalog;
 use crate::changelog::{ChangeLog, LogError, LogReader, LogRecord, Recovery};
+use crate::domain::permit::Seal;
 use crate::domain::Permit;
 use crate::event::{Change, Event};
 use crate::registry::{event_id_hash, Applied, PermitSource, Registry};
 use crate::snapshot::{self, Snapshot, SnapshotFile};
+use crate::trust::seal::Sealer;
 
 /// The change log's directory inside a data directory.
 pub const LOG_DIR: &str = "log";
 
-/// One change-log record's payload: the accepted event and the permit as it left it. For a
-/// `permit_issued` event the permit is the event's own (with the record's sequence), so it is
-/// not written twice: `permit` is absent.
+/// One change-log record's payload: the accepted event and the permit as it left it, sealed
+/// (signed QR payload and attestation, see [`crate::trust::seal`]). For a `permit_issued` event
+/// the permit is the event's own (with the record's sequence), so it is not written twice:
+/// `permit` is absent and `seal` carries its seal.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogEntry {
     pub event: Event,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permit: Option<Permit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<Seal>,
 }
 
 impl LogEntry {
@@ -52,6 +57,7 @@ impl LogEntry {
             (Some(permit), _) => Ok(permit),
             (None, Change::PermitIssued { mut permit }) => {
                 permit.sequence = sequence;
+                permit.seal = self.seal;
                 Ok(permit)
             }
             (None, change) => Err(StoreError::Record {
@@ -159,6 +165,25 @@ pub struct Store {
     /// Accepted since the last [`Store::commit`].
     uncommitted: u64,
     buffer: Vec<u8>,
+    /// Seals every accepted permit state (the writer is the one process holding the key).
+    sealer: Arc<Sealer>,
+    /// When the snapshot's oldest attestation falls due for renewal (Unix seconds; see
+    /// [`crate::trust::seal::ATTESTATION_RENEW_AGE`]): compaction renews it.
+    renewal_at: Option<i64>,
+}
+
+/// When the oldest attestation in `snapshot` falls due for renewal; an unsealed permit is due
+/// at once.
+pub fn snapshot_renewal_at(snapshot: &Snapshot) -> Option<i64> {
+    snapshot
+        .iter()
+        .map(|p| {
+            p.seal.as_ref().map_or(i64::MIN, |s| {
+                s.attested_at.to_native()
+                    + crate::trust::seal::ATTESTATION_RENEW_AGE.whole_seconds()
+            })
+        })
+        .min()
 }
 
 /// The snapshot `CURRENT` names in `data_dir`, verified; `None` when there is none yet.
@@ -191,7 +216,11 @@ impl Store {
     ///
     /// # Errors
     /// When the snapshot or the log cannot be read, or they do not fit together.
-    pub fn open(data_dir: &Path, catalog: &'static Catalog) -> Result<Store, StoreError> {
+    pub fn open(
+        data_dir: &Path,
+        catalog: &'static Catalog,
+        sealer: Arc<Sealer>,
+    ) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
             path: data_dir.to_owned(),
             source,
@@ -208,6 +237,7 @@ impl Store {
                 open_current(data_dir)?.expect("just published")
             }
         };
+        let renewal_at = snapshot_renewal_at(&snapshot);
         let snapshot = Arc::new(snapshot);
         let base: Arc<dyn PermitSource> = snapshot.clone();
         let registry = Registry::on(catalog, base);
@@ -220,6 +250,8 @@ impl Store {
             recovery,
             uncommitted: 0,
             buffer: Vec::with_capacity(4096),
+            sealer,
+            renewal_at,
         };
         store.replay()?;
         Ok(store)
@@ -314,8 +346,12 @@ impl Store {
             Ok(Applied::Replay) => Ok(Outcome::Replay),
             Err(rejection) => Ok(Outcome::Rejected(rejection.to_string())),
             Ok(Applied::Accepted { sequence }) => {
-                if !issued {
-                    let permit = self.registry.get(&number).expect("just applied");
+                let permit = self.registry.changed_mut(&number).expect("just applied");
+                self.sealer.seal(permit, time::OffsetDateTime::now_utc());
+                if issued {
+                    self.buffer.extend_from_slice(b",\"seal\":");
+                    serde_json::to_writer(&mut self.buffer, &permit.seal).expect("seals serialise");
+                } else {
                     self.buffer.extend_from_slice(b",\"permit\":");
                     serde_json::to_writer(&mut self.buffer, &*permit).expect("permits serialise");
                 }
@@ -348,8 +384,10 @@ impl Store {
     pub fn rebase(
         &mut self,
         snapshot: Snapshot,
+        renewal_at: Option<i64>,
         retention: &compact::Retention,
     ) -> Result<(), StoreError> {
+        self.renewal_at = renewal_at;
         let snapshot = Arc::new(snapshot);
         let base: Arc<dyn PermitSource> = snapshot.clone();
         self.registry.rebase(base);
@@ -361,6 +399,16 @@ impl Store {
     /// log (and its lock) is released.
     pub fn into_changes(self) -> (Vec<Permit>, Vec<u128>) {
         self.registry.into_changes()
+    }
+
+    /// The signer every accepted state is sealed with.
+    pub fn sealer(&self) -> &Arc<Sealer> {
+        &self.sealer
+    }
+
+    /// Whether an attestation in the snapshot is due for renewal at `now` (Unix seconds).
+    pub fn renewal_due(&self, now: i64) -> bool {
+        self.renewal_at.is_some_and(|at| at <= now)
     }
 
     pub(crate) fn log_mut(&mut self) -> &mut ChangeLog {

@@ -43,6 +43,8 @@ use super::{expiry, BatchReport, Outcome, Store, StoreError};
 pub const GROUP_EVENTS_MAX: usize = 65_536;
 /// How long the committer waits for a batch before it looks at the clock (expiry, compaction).
 const IDLE_TICK: Duration = Duration::from_millis(200);
+/// How long after a failed compaction attestation renewal tries again.
+const COMPACTION_RETRY: Duration = Duration::from_secs(60);
 
 type Body = Full<Bytes>;
 
@@ -346,6 +348,7 @@ fn commit_loop(
 ) -> Result<(), StoreError> {
     let mut today = None::<Date>;
     let mut last_snapshot_at = Instant::now();
+    let mut last_failure = None::<Instant>;
     let mut building: Option<std::thread::JoinHandle<Result<Compacted, StoreError>>> = None;
     let mut compact_waiting: Vec<oneshot::Sender<Result<u64, String>>> = Vec::new();
     loop {
@@ -368,12 +371,13 @@ fn commit_loop(
                         .last_compaction_ms
                         .store(compacted.elapsed.as_millis() as u64, Ordering::Relaxed);
                     eprintln!(
-                        "permitd writer: compacted through sequence {sequence} into {} ({} permits) in {:.1?}",
+                        "permitd writer: compacted through sequence {sequence} into {} ({} permits, {} attestations renewed) in {:.1?}",
                         compacted.path.display(),
                         compacted.stats.permits,
+                        compacted.renewed,
                         compacted.elapsed
                     );
-                    store.rebase(compacted.snapshot, &options.retention)?;
+                    store.rebase(compacted.snapshot, compacted.renewal_at, &options.retention)?;
                     status.snapshot_sequence.store(sequence, Ordering::Relaxed);
                     status.compactions.fetch_add(1, Ordering::Relaxed);
                     for reply in compact_waiting.drain(..) {
@@ -382,6 +386,7 @@ fn commit_loop(
                 }
                 Err(e) => {
                     eprintln!("permitd writer: compaction failed: {e}");
+                    last_failure = Some(Instant::now());
                     for reply in compact_waiting.drain(..) {
                         let _ = reply.send(Err(e.to_string()));
                     }
@@ -389,10 +394,18 @@ fn commit_loop(
             }
             last_snapshot_at = Instant::now();
         }
-        let due = store.events_since_snapshot() >= options.trigger.events
+        // Renewal is retried no sooner than COMPACTION_RETRY after a failed compaction.
+        let renewal = store.renewal_due(time::OffsetDateTime::now_utc().unix_timestamp())
+            && last_failure.is_none_or(|at| at.elapsed() >= COMPACTION_RETRY);
+        let due = renewal
+            || store.events_since_snapshot() >= options.trigger.events
             || (store.events_since_snapshot() > 0
                 && last_snapshot_at.elapsed() >= options.trigger.interval);
-        if building.is_none() && !compact_waiting.is_empty() && store.events_since_snapshot() == 0 {
+        if building.is_none()
+            && !compact_waiting.is_empty()
+            && store.events_since_snapshot() == 0
+            && !renewal
+        {
             // Nothing since the snapshot: it is the compaction asked for.
             let sequence = store.snapshot().map_or(0, |s| s.header().sequence);
             for reply in compact_waiting.drain(..) {
@@ -478,7 +491,7 @@ fn start_compaction(
             if let Err(e) = set_current_thread_priority(ThreadPriority::Min) {
                 eprintln!("permitd writer: compaction runs at normal priority: {e:?}");
             }
-            compaction.run(catalog, today)
+            compaction.run(catalog, today, time::OffsetDateTime::now_utc())
         })
         .expect("spawning the compaction thread")
 }

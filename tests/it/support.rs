@@ -13,6 +13,8 @@ use permitd::server::resolver::Clock;
 use permitd::server::{serve, Resolver, ServeOptions};
 use permitd::snapshot::build::{to_bytes_with, Rendering};
 use permitd::snapshot::SnapshotFile;
+use permitd::trust::keys::{PublicKey, PublicKeySet, SigningKey};
+use permitd::trust::seal::Sealer;
 use rkyv::util::AlignedVec;
 
 /// The date every test data set describes and every test server evaluates at.
@@ -46,6 +48,20 @@ pub fn generated_permits(count: u64, seed: u64) -> (Vec<Permit>, u64) {
     (registry.into_sorted(), sequence)
 }
 
+/// The key test servers' permits are sealed with (a fixed seed: reproducible payloads).
+pub fn test_key() -> SigningKey {
+    SigningKey::from_seed(&[42; 32])
+}
+
+/// The public key set of [`test_key`], as a resolver serves it.
+pub fn test_keys() -> PublicKeySet {
+    let mut set = PublicKeySet::new();
+    let from = Date::from_ymd(2020, 1, 1).unwrap();
+    set.insert(PublicKey::new(test_key().verifying_key(), from, None).unwrap())
+        .unwrap();
+    set
+}
+
 pub struct TestServer {
     pub addr: SocketAddr,
     pub permits: Vec<Permit>,
@@ -57,7 +73,9 @@ pub struct TestServer {
 impl TestServer {
     /// A ready server over `count` generated permits.
     pub fn start(count: u64) -> TestServer {
-        let (permits, sequence) = generated_permits(count, 7);
+        let (mut permits, sequence) = generated_permits(count, 7);
+        // Sealed as `snapshot build` seals them, with the test key.
+        Sealer::new(test_key()).renew_all(&mut permits, time::OffsetDateTime::now_utc());
         let catalog = Catalog::embedded().unwrap();
         let rendering = Rendering {
             catalog: &catalog,
@@ -70,6 +88,7 @@ impl TestServer {
             Clock::Fixed(as_of()),
         ));
         resolver.install(snapshot);
+        resolver.set_public_keys(test_keys().to_jwks());
         TestServer::serving(resolver, permits, sequence)
     }
 
@@ -152,6 +171,7 @@ pub fn client() -> ureq::Agent {
 }
 
 pub struct Answer {
+    pub bytes: Vec<u8>,
     pub status: u16,
     pub content_type: String,
     pub body: String,
@@ -184,8 +204,16 @@ pub fn get(url: &str, accept: Option<&str>) -> Answer {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let body = response.body_mut().read_to_string().unwrap();
+    // Images are not text: the bytes are kept, the text is their lossy reading.
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(16 * 1024 * 1024)
+        .read_to_vec()
+        .unwrap();
+    let body = String::from_utf8_lossy(&bytes).into_owned();
     Answer {
+        bytes,
         status,
         content_type,
         body,

@@ -1,0 +1,342 @@
+//! Sealing: what the writer signs for each permit, and the key files of a data directory.
+//!
+//! A permit's [`Seal`] holds the signed QR payload of its current version (signed once, when the
+//! version is issued: signatures are deterministic, so the printed code never changes) and the
+//! attestation of its current state (signed at every change, renewed when older than
+//! [`ATTESTATION_RENEW_AGE`]). Only processes that hold the signing key seal: the writer (every
+//! accepted event, and compaction's renewals) and `permitd snapshot build`. Resolvers read the
+//! seals from the snapshot and the change log, and the public keys from
+//! [`PUBLIC_KEYS_FILE`]; they never open the private key.
+//!
+//! ```text
+//! DIR/keys/signing.key   PKCS#8 PEM, mode 0600: the writer's (default of --signing-key)
+//! DIR/keys/public.jwks   JWK Set of every key that ever signed here, with validity dates
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use time::{Duration, OffsetDateTime};
+
+use crate::domain::permit::{Seal, QR_PAYLOAD_BYTES};
+use crate::domain::{Date, Permit};
+use crate::trust::attestation::Attestation;
+use crate::trust::keys::{JwksError, KeyError, Kid, PublicKey, PublicKeySet, SigningKey};
+use crate::trust::payload::{QrPayload, PAYLOAD_BYTES};
+
+const _: () = assert!(PAYLOAD_BYTES == QR_PAYLOAD_BYTES);
+
+/// The key directory inside a data directory.
+pub const KEYS_DIR: &str = "keys";
+/// The private key's default file name inside [`KEYS_DIR`].
+pub const SIGNING_KEY_FILE: &str = "signing.key";
+/// The public key set's file name inside [`KEYS_DIR`]; resolvers serve it.
+pub const PUBLIC_KEYS_FILE: &str = "public.jwks";
+
+/// An attestation older than this is signed again (compaction does it), so one is always
+/// valid for at least `ATTESTATION_LIFETIME − ATTESTATION_RENEW_AGE` (12 hours) after any
+/// compaction, like an OCSP responder refreshing well before `nextUpdate`.
+pub const ATTESTATION_RENEW_AGE: Duration = Duration::hours(12);
+
+/// The first key of a data directory signs for permits issued since this date: existing permits
+/// are sealed when the directory is first built, and offline verifiers check that the key was
+/// valid on a code's issue date. Keys added later (rotation) are valid from the day they were
+/// added.
+pub fn first_key_not_before() -> Date {
+    Date::from_ymd(2020, 1, 1).expect("a valid date")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("public key set {}: {why}", path.display())]
+    PublicKeys { path: PathBuf, why: String },
+}
+
+/// The writer's signer: one key, the newest.
+pub struct Sealer {
+    key: SigningKey,
+}
+
+impl Sealer {
+    pub fn new(key: SigningKey) -> Sealer {
+        Sealer { key }
+    }
+
+    pub fn kid(&self) -> Kid {
+        self.key.kid()
+    }
+
+    /// Seals `permit` as it is now: the QR payload of its version (kept when the seal already
+    /// has this version's), and a new attestation of its state at `now`.
+    pub fn seal(&self, permit: &mut Permit, now: OffsetDateTime) {
+        let qr = match permit.seal.take() {
+            Some(Seal { qr: Some(qr), .. }) if payload_version(&qr) == permit.version => Some(qr),
+            _ => self.sign_qr(permit),
+        };
+        let attestation = Attestation::for_permit(permit, permit.sequence, now);
+        permit.seal = Some(Seal {
+            qr,
+            attestation: attestation.sign(&self.key),
+            attested_at: attestation.produced_at.unix_timestamp(),
+            attestation_expires: attestation.valid_until.unix_timestamp(),
+        });
+    }
+
+    /// Seals `permit` when it has no seal, or signs its attestation again when older than
+    /// [`ATTESTATION_RENEW_AGE`]. Returns whether it signed.
+    pub fn renew(&self, permit: &mut Permit, now: OffsetDateTime) -> bool {
+        let due = permit.seal.as_ref().is_none_or(|s| renewal_due(s, now));
+        if due {
+            self.seal(permit, now);
+        }
+        due
+    }
+
+    /// [`Sealer::renew`] over every permit, on every core. Returns how many were signed.
+    pub fn renew_all(&self, permits: &mut [Permit], now: OffsetDateTime) -> usize {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = permits.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = permits
+                .chunks_mut(chunk)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        let mut signed = 0;
+                        for permit in chunk {
+                            signed += usize::from(self.renew(permit, now));
+                        }
+                        signed
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("a sealing thread does not panic"))
+                .sum()
+        })
+    }
+
+    fn sign_qr(&self, permit: &Permit) -> Option<[u8; QR_PAYLOAD_BYTES]> {
+        // The registry keeps versions, dates and licence types within the format, so this fails
+        // only for a record it never accepted.
+        let payload = QrPayload::for_permit(permit, self.kid()).ok()?;
+        payload.sign(&self.key).ok().map(|signed| signed.to_bytes())
+    }
+}
+
+/// Whether `seal`'s attestation should be signed again at `now`.
+pub fn renewal_due(seal: &Seal, now: OffsetDateTime) -> bool {
+    now.unix_timestamp() - seal.attested_at >= ATTESTATION_RENEW_AGE.whole_seconds()
+}
+
+/// When the attestation of `seal` falls due for renewal, Unix seconds.
+pub fn renewal_at(seal: &Seal) -> i64 {
+    seal.attested_at + ATTESTATION_RENEW_AGE.whole_seconds()
+}
+
+/// The permit version a payload names (bytes 7–8, docs/qr.md §1).
+pub fn payload_version(qr: &[u8; QR_PAYLOAD_BYTES]) -> u32 {
+    u32::from(u16::from_le_bytes([qr[7], qr[8]]))
+}
+
+/// `DIR/keys/public.jwks`.
+pub fn public_keys_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(KEYS_DIR).join(PUBLIC_KEYS_FILE)
+}
+
+/// `DIR/keys/signing.key`, the default of `--signing-key`.
+pub fn default_signing_key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(KEYS_DIR).join(SIGNING_KEY_FILE)
+}
+
+/// Reads a data directory's public key set; `None` when the file does not exist yet.
+///
+/// # Errors
+/// When the file exists but cannot be read or is not a valid JWK Set.
+pub fn read_public_keys(data_dir: &Path) -> Result<Option<PublicKeySet>, SealError> {
+    let path = public_keys_path(data_dir);
+    let fail = |why: String| SealError::PublicKeys {
+        path: path.clone(),
+        why,
+    };
+    let text = match read_bounded(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fail(e.to_string())),
+    };
+    PublicKeySet::from_jwks(&text)
+        .map(Some)
+        .map_err(|e: JwksError| fail(e.to_string()))
+}
+
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut text = String::new();
+    file.take(crate::trust::keys::JWKS_BYTES_MAX as u64 + 1)
+        .read_to_string(&mut text)?;
+    if text.len() > crate::trust::keys::JWKS_BYTES_MAX {
+        return Err(std::io::Error::other(format!(
+            "larger than {} bytes",
+            crate::trust::keys::JWKS_BYTES_MAX
+        )));
+    }
+    Ok(text)
+}
+
+/// What [`open_signing_key`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOrigin {
+    Loaded,
+    /// No key file existed: a new key was generated and saved (mode 0600).
+    Created,
+}
+
+/// The signing key of the data directory `data_dir`: the file `path` (default
+/// `DIR/keys/signing.key`) loaded, or generated and saved with mode 0600 when it does not exist.
+/// Its public key is added to `DIR/keys/public.jwks` (valid from [`first_key_not_before`] when it
+/// is the first, else from `today`) before anything is signed with it.
+///
+/// # Errors
+/// When the key file exists but is unreadable, too open (mode) or not a key, or the public key
+/// set cannot be read or written.
+pub fn open_signing_key(
+    data_dir: &Path,
+    path: Option<&Path>,
+    today: Date,
+) -> Result<(Sealer, KeyOrigin), SealError> {
+    let path = path.map_or_else(|| default_signing_key_path(data_dir), Path::to_owned);
+    let (key, origin) = match SigningKey::load(&path) {
+        Ok(key) => (key, KeyOrigin::Loaded),
+        Err(KeyError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                create_private_dir(dir).map_err(|source| KeyError::Io {
+                    action: "creating the directory of",
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+            let key = SigningKey::generate()?;
+            key.save(&path)?;
+            (key, KeyOrigin::Created)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    publish_public_key(data_dir, &key, today)?;
+    Ok((Sealer::new(key), origin))
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Adds `key`'s public half to the data directory's key set unless it is there.
+fn publish_public_key(data_dir: &Path, key: &SigningKey, today: Date) -> Result<(), SealError> {
+    let path = public_keys_path(data_dir);
+    let fail = |why: String| SealError::PublicKeys {
+        path: path.clone(),
+        why,
+    };
+    let mut set = read_public_keys(data_dir)?.unwrap_or_default();
+    if set.get(key.kid()).is_some() {
+        return Ok(());
+    }
+    let not_before = if set.is_empty() {
+        first_key_not_before()
+    } else {
+        today
+    };
+    let public =
+        PublicKey::new(key.verifying_key(), not_before, None).map_err(|e| fail(e.to_string()))?;
+    set.insert(public).map_err(|e| fail(e.to_string()))?;
+    let dir = data_dir.join(KEYS_DIR);
+    std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
+    crate::fsutil::write_atomically(&path, set.to_jwks().as_bytes())
+        .map_err(|e| fail(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trust::payload::SignedQr;
+
+    fn permit() -> Permit {
+        crate::trust::tests::example_permit()
+    }
+
+    fn at(unix: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(unix).unwrap()
+    }
+
+    #[test]
+    fn a_seal_keeps_the_versions_code_and_renews_the_attestation() {
+        // The printed code is signed once per version; the attestation at every seal.
+        let sealer = Sealer::new(SigningKey::from_seed(&[7; 32]));
+        let mut permit = permit();
+        sealer.seal(&mut permit, at(1_780_000_000));
+        let first = permit.seal.clone().unwrap();
+        let qr = SignedQr::parse(&first.qr.unwrap()).unwrap();
+        assert_eq!(qr.payload().version(), permit.version);
+        assert_eq!(qr.payload().kid(), sealer.kid());
+
+        sealer.seal(&mut permit, at(1_780_000_100));
+        let second = permit.seal.clone().unwrap();
+        assert_eq!(second.qr, first.qr, "same version, same code");
+        assert_ne!(second.attestation, first.attestation);
+        assert_eq!(second.attested_at, 1_780_000_100);
+
+        permit.version += 1;
+        sealer.seal(&mut permit, at(1_780_000_200));
+        let third = permit.seal.clone().unwrap();
+        assert_ne!(third.qr, first.qr, "a new version, a new code");
+        assert_eq!(payload_version(&third.qr.unwrap()), permit.version);
+    }
+
+    #[test]
+    fn renewal_signs_only_what_is_due() {
+        let sealer = Sealer::new(SigningKey::from_seed(&[7; 32]));
+        let t0 = 1_780_000_000;
+        let mut permits = vec![permit(), permit(), permit()];
+        assert_eq!(sealer.renew_all(&mut permits, at(t0)), 3, "unsealed: all");
+        let age = ATTESTATION_RENEW_AGE.whole_seconds();
+        assert_eq!(sealer.renew_all(&mut permits, at(t0 + age - 1)), 0);
+        assert_eq!(sealer.renew_all(&mut permits, at(t0 + age)), 3);
+        assert!(permits
+            .iter()
+            .all(|p| p.seal.as_ref().unwrap().attested_at == t0 + age));
+    }
+
+    #[test]
+    fn the_first_key_is_created_private_and_published() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let today = Date::from_ymd(2026, 12, 3).unwrap();
+        let (sealer, origin) = open_signing_key(dir.path(), None, today).unwrap();
+        assert_eq!(origin, KeyOrigin::Created);
+        let key_path = default_signing_key_path(dir.path());
+        let mode = std::fs::metadata(&key_path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let set = read_public_keys(dir.path()).unwrap().unwrap();
+        let public = set.get(sealer.kid()).unwrap();
+        assert_eq!(public.not_before(), first_key_not_before());
+
+        // Opened again: the same key, the set unchanged.
+        let (again, origin) = open_signing_key(dir.path(), None, today).unwrap();
+        assert_eq!((again.kid(), origin), (sealer.kid(), KeyOrigin::Loaded));
+        assert_eq!(read_public_keys(dir.path()).unwrap().unwrap().len(), 1);
+
+        // A rotated key joins the set from today; the old one stays.
+        let other = dir.path().join("other.key");
+        SigningKey::from_seed(&[9; 32]).save(&other).unwrap();
+        let (rotated, _) = open_signing_key(dir.path(), Some(&other), today).unwrap();
+        let set = read_public_keys(dir.path()).unwrap().unwrap();
+        assert_eq!(set.len(), 2);
+        assert_eq!(set.get(rotated.kid()).unwrap().not_before(), today);
+        assert!(set.get(sealer.kid()).is_some());
+    }
+}
