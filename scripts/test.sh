@@ -12,6 +12,12 @@ need kill || packages+=(procps)
 need zbarimg || packages+=(zbar-tools)        # QR PNGs decode back to their URL
 need rsvg-convert || packages+=(librsvg2-bin) # the certificate SVG rasterised, its QR scanned
 need openssl || packages+=(openssl)           # attestations and QR signatures verified by OpenSSL
+need chromium || packages+=(chromium)         # the citizen page loaded and screenshotted headless
+need fc-list || packages+=(fontconfig)        # fc-list: the font check here and in the tests
+# A CJK font, or the screenshots show boxes for Chinese (no pipe: grep -q would cut fc-list short).
+if ! need fc-list || ! grep -qi 'WenQuanYi Micro Hei' <<<"$(fc-list : family)"; then
+  packages+=(fonts-wqy-microhei)
+fi
 if [ ${#packages[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${packages[*]}"
   apt-get update -qq

@@ -4,7 +4,9 @@
 //! - `http`: the resolver's routes through a real HTTP client.
 //! - `openapi`: the OpenAPI document and the routes stay in step.
 //! - `cli`: the `permitd` binary's commands, exit codes and files.
+//! - `browser`: the citizen page of `/q/` in headless Chromium, phone-sized, with screenshots.
 
+mod browser;
 mod cli;
 mod http;
 mod images;
