@@ -217,6 +217,28 @@ fn licence_line(id: &str, number: &str, code: &str, action: &str, extra: Value) 
     line.to_string()
 }
 
+/// `/Q/<payload>` of the permit's current version, from the URL `permitd qr` prints.
+fn signed_scan_path(data: &Path, number: &str) -> String {
+    let out = data.with_file_name(format!("{number}.svg"));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_permitd"))
+        .args(["qr", number, "--data"])
+        .arg(data)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(std::fs::metadata(&out).unwrap().len() > 1000);
+    let start = text.find("/Q/").expect("a /Q/ URL");
+    let end = text[start..].find(' ').map_or(text.len(), |e| start + e);
+    text[start..end].to_owned()
+}
+
 fn state_of(answer: &Value) -> &str {
     answer["state"]["code"].as_str().unwrap_or("?")
 }
@@ -263,6 +285,11 @@ fn each_rule_holds_from_feed_to_answer() {
         "{reason}"
     );
 
+    // The writer sealed version 1: its signed code, as `permitd qr` prints it, scans genuine.
+    let v1_path = signed_scan_path(&data, &number);
+    let (status, v1) = get(&resolver, &v1_path);
+    assert_eq!((status, state_of(&v1)), (200, "partial"), "{v1}");
+
     // Granting the unpermitted item issues version 2; the version 1 code is superseded.
     let grant = licence_line(
         "t-2",
@@ -280,6 +307,14 @@ fn each_rule_holds_from_feed_to_answer() {
     let (_, old) = get(&resolver, &format!("/q/{old_code}"));
     assert_eq!(state_of(&old), "superseded", "{old}");
     assert_eq!(old["state"]["superseded_by_version"], 2);
+    // The old signed code too: superseded (the old paper is void), not forged; the new one is
+    // a different code, valid.
+    let (status, old) = get(&resolver, &v1_path);
+    assert_eq!((status, state_of(&old)), (200, "superseded"), "{old}");
+    let v2_path = signed_scan_path(&data, &number);
+    assert_ne!(v2_path, v1_path);
+    let (status, new) = get(&resolver, &v2_path);
+    assert_eq!((status, state_of(&new)), (200, "valid"), "{new}");
 
     // A non-face change (renewal, 延续) shows at once, with no new version.
     let renew = serde_json::json!({
@@ -311,6 +346,21 @@ fn each_rule_holds_from_feed_to_answer() {
     let answer = permit(&resolver, &number);
     assert_eq!(answer["state"]["void"]["licence_type"], "L07", "{answer}");
     assert_eq!(answer["state"]["void"]["by"], "licence");
+    // The writer signed an attestation of the new state; it verifies with the served key set.
+    let (_, keys) = get(&resolver, "/.well-known/permitd-keys.json");
+    let keys = permitd::trust::PublicKeySet::from_jwks(&keys.to_string()).unwrap();
+    let (status, jws) = get(&resolver, &format!("/v1/permits/{number}/attestation"));
+    assert_eq!(status, 200, "{jws}");
+    let attestation = permitd::trust::verify_jws(
+        jws.as_str().unwrap(),
+        &keys,
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    assert_eq!(
+        (attestation.state.as_str(), attestation.version),
+        ("void", 2)
+    );
 
     // A second permit: suspended then resumed (in force again), then recovered (收回) for good.
     let (second, issue2) = issue_line("t-5", 2, "2030-12-31");
