@@ -631,13 +631,25 @@ fn demo(data: &Path, listen: SocketAddr, permits: u64) -> anyhow::Result<()> {
         );
         gen(permits, 1, Date::today_in_beijing(), &input)?;
     }
-    if snapshot::current_path(data).is_err() {
-        eprintln!("permitd demo: building the snapshot");
-        build(&input, data, None)?;
+    // No snapshot yet, or one this build cannot read (an older format): build it (again).
+    let readable = snapshot::current_path(data)
+        .ok()
+        .map(|path| SnapshotFile::open(&path).map(|_| ()));
+    match readable {
+        Some(Ok(())) => {}
+        Some(Err(e)) => {
+            eprintln!("permitd demo: rebuilding the snapshot ({e})");
+            build(&input, data, None)?;
+        }
+        None => {
+            eprintln!("permitd demo: building the snapshot");
+            build(&input, data, None)?;
+        }
     }
     if !listen.ip().is_loopback() {
         bail!("the demo serves on a loopback address only, not {listen}");
     }
+    let data_dir_for_hint = data.to_owned();
     let on_ready = Box::new(move |resolver: &Resolver| {
         let today = Date::today_in_beijing();
         let Some(snapshot) = resolver.snapshot() else {
@@ -645,6 +657,7 @@ fn demo(data: &Path, listen: SocketAddr, permits: u64) -> anyhow::Result<()> {
         };
         let base = format!("http://{listen}");
         let mut found = [None, None, None];
+        let mut signed = None;
         for permit in snapshot.iter() {
             let slot = match permit.derived_state(None, today).code() {
                 "valid" => 0,
@@ -653,6 +666,14 @@ fn demo(data: &Path, listen: SocketAddr, permits: u64) -> anyhow::Result<()> {
                 _ => continue,
             };
             found[slot].get_or_insert_with(|| permit.number.as_str().to_owned());
+            if slot == 0 && signed.is_none() {
+                signed = permit
+                    .seal
+                    .as_ref()
+                    .and_then(|s| s.qr.as_ref())
+                    .and_then(|qr| permitd::trust::SignedQr::parse(qr).ok())
+                    .map(|qr| qr.to_url(&base));
+            }
             if found.iter().all(Option::is_some) {
                 break;
             }
@@ -669,6 +690,18 @@ fn demo(data: &Path, listen: SocketAddr, permits: u64) -> anyhow::Result<()> {
                     ""
                 );
             }
+        }
+        if let (Some(url), Some(number)) = (&signed, &found[0]) {
+            println!("  {:18} {url}", "its signed QR code");
+            println!(
+                "  {:18} {base}/v1/permits/{number}/qr.svg · qr.png · certificate.svg · attestation",
+                ""
+            );
+            println!(
+                "  {:18} {base}/.well-known/permitd-keys.json  (check offline: permitd verify qr URL --keys {})",
+                "the public keys",
+                permitd::trust::seal::public_keys_path(data_dir_for_hint.as_path()).display()
+            );
         }
         let reissued = snapshot.iter().find(|p| p.version() > 1);
         if let Some(number) = reissued.and_then(|p| PermitNumber::parse(p.number.as_str()).ok()) {

@@ -162,14 +162,22 @@ pub struct Store {
     registry: Registry<'static>,
     log: ChangeLog,
     recovery: Recovery,
-    /// Accepted since the last [`Store::commit`].
-    uncommitted: u64,
-    buffer: Vec<u8>,
+    /// Accepted since the last [`Store::commit`], waiting to be sealed and appended.
+    pending: Vec<Pending>,
     /// Seals every accepted permit state (the writer is the one process holding the key).
     sealer: Arc<Sealer>,
     /// When the snapshot's oldest attestation falls due for renewal (Unix seconds; see
     /// [`crate::trust::seal::ATTESTATION_RENEW_AGE`]): compaction renews it.
     renewal_at: Option<i64>,
+}
+
+/// An accepted event waiting for [`Store::commit`]: its record so far (the event) and the permit
+/// as it left it, to be sealed.
+struct Pending {
+    sequence: u64,
+    issued: bool,
+    record: Vec<u8>,
+    permit: Permit,
 }
 
 /// When the oldest attestation in `snapshot` falls due for renewal; an unsealed permit is due
@@ -248,8 +256,7 @@ impl Store {
             registry,
             log,
             recovery,
-            uncommitted: 0,
-            buffer: Vec::with_capacity(4096),
+            pending: Vec::new(),
             sealer,
             renewal_at,
         };
@@ -329,50 +336,73 @@ impl Store {
         self.sequence() - covered
     }
 
-    /// Validates and applies `event`, appending it to the log (not yet durable: call
-    /// [`Store::commit`] before acknowledging).
+    /// Validates and applies `event`; an accepted one waits to be sealed and appended to the
+    /// log by [`Store::commit`], which must return before it is acknowledged.
     ///
     /// # Errors
-    /// Only a log failure; a rejected event is an [`Outcome`].
+    /// None today (a rejected event is an [`Outcome`]); kept for the log's errors.
     pub fn submit(&mut self, event: Event) -> Result<Outcome, StoreError> {
         let number = event.change.number();
         let issued = matches!(event.change, Change::PermitIssued { .. });
         // The record is `{"event":…,"permit":…}` (see `LogEntry`). The event is encoded before
         // `apply` consumes it (no copy of it is kept); the bytes are dropped if it is refused.
-        self.buffer.clear();
-        self.buffer.extend_from_slice(b"{\"event\":");
-        serde_json::to_writer(&mut self.buffer, &event).expect("events serialise");
+        let mut record = Vec::with_capacity(2048);
+        record.extend_from_slice(b"{\"event\":");
+        serde_json::to_writer(&mut record, &event).expect("events serialise");
         match self.registry.apply(event) {
             Ok(Applied::Replay) => Ok(Outcome::Replay),
             Err(rejection) => Ok(Outcome::Rejected(rejection.to_string())),
             Ok(Applied::Accepted { sequence }) => {
-                let permit = self.registry.changed_mut(&number).expect("just applied");
-                self.sealer.seal(permit, time::OffsetDateTime::now_utc());
-                if issued {
-                    self.buffer.extend_from_slice(b",\"seal\":");
-                    serde_json::to_writer(&mut self.buffer, &permit.seal).expect("seals serialise");
-                } else {
-                    self.buffer.extend_from_slice(b",\"permit\":");
-                    serde_json::to_writer(&mut self.buffer, &*permit).expect("permits serialise");
-                }
-                self.buffer.push(b'}');
-                self.log.append(sequence, &self.buffer)?;
-                self.uncommitted += 1;
+                let permit = self
+                    .registry
+                    .get(&number)
+                    .expect("just applied")
+                    .into_owned();
+                self.pending.push(Pending {
+                    sequence,
+                    issued,
+                    record,
+                    permit,
+                });
                 Ok(Outcome::Accepted { sequence })
             }
         }
     }
 
-    /// Makes every submitted event durable (one fsync for all of them: group commit).
+    /// Seals every submitted event's permit state (on every core: signing is the costly part of
+    /// an event), appends the records in sequence order and makes them durable with one fsync
+    /// (group commit).
     ///
     /// # Errors
     /// The log's; it then refuses further appends and the process must restart (recovery
     /// decides what was durable).
     pub fn commit(&mut self) -> Result<(), StoreError> {
-        if self.uncommitted > 0 {
-            self.log.commit()?;
-            self.uncommitted = 0;
+        if self.pending.is_empty() {
+            return Ok(());
         }
+        let mut pending = std::mem::take(&mut self.pending);
+        let mut permits: Vec<&mut Permit> = pending.iter_mut().map(|p| &mut p.permit).collect();
+        self.sealer
+            .seal_all(&mut permits, time::OffsetDateTime::now_utc());
+        drop(permits);
+        for p in &mut pending {
+            // The registry's state is the last event's: it keeps that event's seal.
+            if let Some(current) = self.registry.changed_mut(&p.permit.number) {
+                if current.sequence == p.sequence {
+                    current.seal.clone_from(&p.permit.seal);
+                }
+            }
+            if p.issued {
+                p.record.extend_from_slice(b",\"seal\":");
+                serde_json::to_writer(&mut p.record, &p.permit.seal).expect("seals serialise");
+            } else {
+                p.record.extend_from_slice(b",\"permit\":");
+                serde_json::to_writer(&mut p.record, &p.permit).expect("permits serialise");
+            }
+            p.record.push(b'}');
+            self.log.append(p.sequence, &p.record)?;
+        }
+        self.log.commit()?;
         Ok(())
     }
 
