@@ -21,6 +21,18 @@
 //! non-empty overlay is looked at, then the snapshot answers). Their ratio to `permit_json`
 //! (empty overlay) is printed.
 //!
+//! The data set is sealed as `snapshot build` seals it (`Sealer::renew_all` with a fixed key:
+//! every permit carries its signed city-code QR payload and a pre-signed attestation), and the
+//! sealed routes run over the same random permits in the same order as the plain lookup
+//! `permit_json` (`/v1/permits/{number}`), each printed as a ratio to it and to
+//! `qr_number_json` (`/q/{number}`): `qr_signed_upper` (`/Q/{payload}` as printed, upper case),
+//! `qr_signed_lower` (`/q/{payload}` all in lower case), `attestation`
+//! (`/v1/permits/{number}/attestation`) and `qr_signed_forged_400` (one signature byte flipped:
+//! 400 `forged_qr`). Setup checks that a genuine signed scan answers the very bytes the lookup
+//! does (the pre-rendered answer) and the attestation the stored JWS. The group `signed_parts`
+//! times the steps of a signed scan before the lookup (decoding the base32 text, parsing the
+//! payload) next to the lookup itself, to show where a signed scan's extra time goes.
+//!
 //! `PERMITD_BENCH_PERMITS` sets the data set size (default 100,000).
 
 mod common;
@@ -45,6 +57,9 @@ use permitd::server::overlay::OverlayEntry;
 use permitd::server::resolver::Clock;
 use permitd::server::Resolver;
 use permitd::snapshot::{self, SnapshotFile};
+use permitd::trust::keys::SigningKey;
+use permitd::trust::payload::{SignedQr, PAYLOAD_BYTES, PAYLOAD_CHARS};
+use permitd::trust::seal::Sealer;
 
 use common::Estimates;
 
@@ -53,6 +68,19 @@ const DEFAULT_PERMITS: u64 = 100_000;
 const KEYS: usize = 1 << 12;
 /// Requests per route in the allocation count.
 const COUNTED_REQUESTS: u64 = 4096;
+/// The seed of the key the bench's permits are sealed with (reproducible payloads).
+const SEAL_KEY_SEED: [u8; 32] = [11; 32];
+/// The scheme and host the QR codes print (`SignedQr::to_url`).
+const PUBLIC_URL: &str = "https://zwfw.bjfsh.gov.cn";
+/// The routes printed as ratios to the plain lookup, and whether each is a signed scan (also
+/// compared with `qr_number_json`).
+const SEALED_ROUTES: [(&str, bool); 5] = [
+    ("qr_number_json", false),
+    ("qr_signed_upper", true),
+    ("qr_signed_lower", true),
+    ("attestation", false),
+    ("qr_signed_forged_400", true),
+];
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 static ALLOCATED_BYTES: AtomicU64 = AtomicU64::new(0);
@@ -111,6 +139,52 @@ fn consume(response: Response<Full<Bytes>>) -> (StatusCode, usize) {
     (status, length)
 }
 
+/// The whole body of a response, for the checks made before timing.
+fn body_of(response: Response<Full<Bytes>>) -> (StatusCode, Vec<u8>) {
+    let status = response.status();
+    let mut body = response.into_body();
+    let mut context = Context::from_waker(Waker::noop());
+    let mut out = Vec::new();
+    while let Poll::Ready(Some(frame)) = Pin::new(&mut body).poll_frame(&mut context) {
+        let Ok(frame) = frame;
+        if let Ok(data) = frame.into_data() {
+            out.extend_from_slice(&data);
+        }
+    }
+    (status, out)
+}
+
+/// The stored signed QR payload of a sealed permit (stored as text; decoded here).
+fn stored_qr(permit: &Permit) -> [u8; PAYLOAD_BYTES] {
+    permit
+        .seal
+        .as_ref()
+        .and_then(|s| s.qr.as_ref())
+        .and_then(permitd::trust::seal::stored_payload)
+        .unwrap_or_else(|| panic!("permit {} is sealed with a QR payload", permit.number))
+        .to_bytes()
+}
+
+/// The path a phone opens for `qr` as printed: the URL `SignedQr::to_url` makes (scheme and
+/// host upper case, then `/Q/` and the upper-case base32 payload), without scheme and host.
+fn printed_path(qr: &[u8; PAYLOAD_BYTES]) -> String {
+    let url = SignedQr::parse(qr)
+        .expect("a stored payload parses")
+        .to_url(PUBLIC_URL);
+    let authority = url.find("://").expect("a scheme") + 3;
+    let path = &url[authority + url[authority..].find('/').expect("a path")..];
+    assert_eq!(path.len(), 3 + PAYLOAD_CHARS, "{path}");
+    assert!(path.starts_with("/Q/"), "{path}");
+    path.to_owned()
+}
+
+/// `qr` with one signature byte flipped: well formed, but not the payload the writer signed.
+fn forged(qr: &[u8; PAYLOAD_BYTES]) -> [u8; PAYLOAD_BYTES] {
+    let mut forged = *qr;
+    forged[PAYLOAD_BYTES - 1] ^= 0x01;
+    forged
+}
+
 fn floor() -> Response<Full<Bytes>> {
     Response::new(Full::new(Bytes::from_static(b"ok")))
 }
@@ -129,6 +203,11 @@ struct Route {
 struct Setup {
     resolvers: [Resolver<AlignedVec>; 3],
     routes: Vec<Route>,
+    /// The sampled permits' stored QR payloads, in the routes' order.
+    payloads: Vec<[u8; PAYLOAD_BYTES]>,
+    /// Their printed paths (`/Q/…`), in the same order.
+    printed: Vec<String>,
+    numbers: Vec<PermitNumber>,
 }
 
 const ACCEPT_ANY: Option<&[u8]> = Some(b"*/*");
@@ -170,7 +249,14 @@ fn mistyped(number: &PermitNumber) -> String {
 fn setup() -> Setup {
     let count = common::permits_wanted(DEFAULT_PERMITS);
     eprintln!("handler bench: generating and folding {count} permits");
-    let common::Folded { permits, sequence } = common::folded(count);
+    let common::Folded {
+        mut permits,
+        sequence,
+    } = common::folded(count);
+    eprintln!("handler bench: sealing {count} permits");
+    let sealer = Sealer::new(SigningKey::from_seed(&SEAL_KEY_SEED));
+    let sealed = sealer.renew_all(&mut permits, time::OffsetDateTime::now_utc());
+    assert_eq!(sealed, permits.len(), "every permit is sealed");
     let bytes = snapshot::build::to_bytes(&permits, sequence).unwrap();
     let today = Date::today_in_beijing();
     let copy = |bytes: &AlignedVec| {
@@ -198,6 +284,8 @@ fn setup() -> Setup {
     }
     let numbers = common::numbers(&sample);
     let tokens = common::tokens(&sample);
+    let payloads: Vec<[u8; PAYLOAD_BYTES]> = sample.iter().map(|p| stored_qr(p)).collect();
+    let printed: Vec<String> = payloads.iter().map(printed_path).collect();
     let unknown = unknown_numbers(&sample, &permits);
     let each = |f: &dyn Fn(usize) -> String| (0..KEYS).map(f).collect::<Vec<_>>();
     let route = |id, resolver, paths, accept, status| Route {
@@ -207,6 +295,8 @@ fn setup() -> Setup {
         accept,
         status,
     };
+    // The plain lookups and the sealed routes first and together (criterion runs them in this
+    // order), so their ratios are measured as close in time as can be.
     let routes = vec![
         route(
             "qr_number_json",
@@ -214,6 +304,41 @@ fn setup() -> Setup {
             each(&|i| format!("/q/{}", numbers[i])),
             ACCEPT_ANY,
             StatusCode::OK,
+        ),
+        route(
+            "permit_json",
+            0,
+            each(&|i| format!("/v1/permits/{}", numbers[i])),
+            ACCEPT_ANY,
+            StatusCode::OK,
+        ),
+        route(
+            "qr_signed_upper",
+            0,
+            printed.clone(),
+            ACCEPT_ANY,
+            StatusCode::OK,
+        ),
+        route(
+            "qr_signed_lower",
+            0,
+            printed.iter().map(|p| p.to_ascii_lowercase()).collect(),
+            ACCEPT_ANY,
+            StatusCode::OK,
+        ),
+        route(
+            "attestation",
+            0,
+            each(&|i| format!("/v1/permits/{}/attestation", numbers[i])),
+            ACCEPT_ANY,
+            StatusCode::OK,
+        ),
+        route(
+            "qr_signed_forged_400",
+            0,
+            payloads.iter().map(|q| printed_path(&forged(q))).collect(),
+            ACCEPT_ANY,
+            StatusCode::BAD_REQUEST,
         ),
         route(
             "qr_number_html",
@@ -226,13 +351,6 @@ fn setup() -> Setup {
             "qr_token_json",
             0,
             each(&|i| format!("/q/{}", tokens[i].encode())),
-            ACCEPT_ANY,
-            StatusCode::OK,
-        ),
-        route(
-            "permit_json",
-            0,
-            each(&|i| format!("/v1/permits/{}", numbers[i])),
             ACCEPT_ANY,
             StatusCode::OK,
         ),
@@ -279,7 +397,13 @@ fn setup() -> Setup {
             StatusCode::OK,
         ),
     ];
-    let setup = Setup { resolvers, routes };
+    let setup = Setup {
+        resolvers,
+        routes,
+        payloads,
+        printed,
+        numbers,
+    };
     // Every request of every route answers as expected before anything is timed.
     for route in &setup.routes {
         assert!(!route.paths.is_empty(), "{} has requests", route.id);
@@ -289,6 +413,32 @@ fn setup() -> Setup {
             assert_eq!(status, route.status, "{} {path}", route.id);
             assert!(length > 0, "{} {path} has a body", route.id);
         }
+    }
+    // The sealed routes answer what they stand for: a genuine signed scan (either case) the
+    // lookup's bytes, the attestation the stored JWS, a forged scan `forged_qr`.
+    let answer = |id: &str, i: usize| {
+        let route = setup.routes.iter().find(|r| r.id == id).expect("a route");
+        let path = route.paths[i].as_str();
+        body_of(setup.resolvers[route.resolver].respond(&Method::GET, path, route.accept)).1
+    };
+    for (i, permit) in sample.iter().enumerate() {
+        let lookup = answer("permit_json", i);
+        assert_eq!(answer("qr_signed_upper", i), lookup, "{}", permit.number);
+        assert_eq!(answer("qr_signed_lower", i), lookup, "{}", permit.number);
+        assert_eq!(answer("qr_number_json", i), lookup, "{}", permit.number);
+        let jws = &permit.seal.as_ref().expect("sealed").attestation;
+        assert_eq!(
+            answer("attestation", i),
+            jws.as_bytes(),
+            "{}",
+            permit.number
+        );
+        let forged = String::from_utf8(answer("qr_signed_forged_400", i)).expect("JSON");
+        assert!(
+            forged.contains("\"forged_qr\""),
+            "{}: {forged}",
+            permit.number
+        );
     }
     setup
 }
@@ -348,6 +498,7 @@ fn handler(c: &mut Criterion) {
         });
     }
     group.finish();
+    signed_parts(c, &setup);
 
     // Counted after timing, on the same requests; nothing else allocates meanwhile (criterion
     // runs on this thread, and the verification threads are done).
@@ -362,6 +513,92 @@ fn handler(c: &mut Criterion) {
         }));
     }
     ALLOCATION_REPORT.set(counts).ok();
+}
+
+/// The steps of a signed scan before its answer, one at a time over the same permits in the same
+/// order as the routes: what `signed_scan` does to the text (copy, upper-case, base32-decode),
+/// `SignedQr::parse` (every field, the credit code included), the two fields a lookup needs
+/// (number and version, bytes 1..9), and the lookup plus byte comparison with the stored payload,
+/// alone and with the pre-rendered answer copied out (against the lookup and copy alone: the
+/// cost of reaching the record's stored payload when the answers share the cache).
+fn signed_parts(c: &mut Criterion, setup: &Setup) {
+    let snapshot = setup.resolvers[0].snapshot().expect("installed");
+    let n = setup.payloads.len();
+    let mut group = c.benchmark_group("signed_parts");
+    let mut i = 0usize;
+    group.bench_function("decode_text", |b| {
+        b.iter(|| {
+            i = (i + 1) % n;
+            let text = &black_box(setup.printed[i].as_bytes())[3..];
+            let mut upper = [0u8; PAYLOAD_CHARS];
+            upper.copy_from_slice(text);
+            upper.make_ascii_uppercase();
+            let mut bytes = [0u8; PAYLOAD_BYTES];
+            let decoded = data_encoding::BASE32_NOPAD.decode_mut(&upper, &mut bytes);
+            (decoded.ok(), bytes)
+        })
+    });
+    group.bench_function("parse_payload", |b| {
+        b.iter(|| {
+            i = (i + 1) % n;
+            SignedQr::parse(black_box(&setup.payloads[i])).is_ok()
+        })
+    });
+    group.bench_function("number_version_only", |b| {
+        b.iter(|| {
+            i = (i + 1) % n;
+            let bytes = black_box(&setup.payloads[i]);
+            let mut key = [0u8; 8];
+            key[..6].copy_from_slice(&bytes[1..7]);
+            let number = PermitNumber::from_key(u64::from_le_bytes(key));
+            (number, u16::from_le_bytes([bytes[7], bytes[8]]))
+        })
+    });
+    group.bench_function("locate_only", |b| {
+        b.iter(|| {
+            i = (i + 1) % n;
+            snapshot.locate(black_box(&setup.numbers[i]))
+        })
+    });
+    group.bench_function("locate_record_compare", |b| {
+        b.iter(|| {
+            i = (i + 1) % n;
+            let text = black_box(&setup.printed[i].as_bytes()[3..]);
+            let location = snapshot.locate(&setup.numbers[i]).expect("on record");
+            let permit = snapshot.record(location).expect("a record");
+            let stored = permit.seal.as_ref().and_then(|s| s.qr.as_ref());
+            stored.is_some_and(|q| q.eq_ignore_ascii_case(text))
+        })
+    });
+    // The same two with the answer's bytes copied out, as every JSON route does: the records
+    // then compete with the answers for the cache, as in the routes above.
+    let copy_answer = |location| {
+        let answer = snapshot.answer(location).expect("pre-rendered");
+        Bytes::copy_from_slice(answer.body)
+    };
+    group.bench_function("locate_answer_copy", |b| {
+        b.iter(|| {
+            i = (i + 1) % n;
+            let location = snapshot
+                .locate(black_box(&setup.numbers[i]))
+                .expect("on record");
+            copy_answer(location)
+        })
+    });
+    group.bench_function("locate_compare_answer_copy", |b| {
+        b.iter(|| {
+            i = (i + 1) % n;
+            let text = black_box(&setup.printed[i].as_bytes()[3..]);
+            let location = snapshot.locate(&setup.numbers[i]).expect("on record");
+            let permit = snapshot.record(location).expect("a record");
+            let stored = permit.seal.as_ref().and_then(|s| s.qr.as_ref());
+            (
+                stored.is_some_and(|q| q.eq_ignore_ascii_case(text)),
+                copy_answer(location),
+            )
+        })
+    });
+    group.finish();
 }
 
 static ALLOCATION_REPORT: std::sync::OnceLock<Vec<Allocations>> = std::sync::OnceLock::new();
@@ -389,6 +626,7 @@ fn print_report(estimates: &Estimates) {
             }
         }
     }
+    sealed_report(estimates);
     let counts = ALLOCATION_REPORT.get();
     let floor = estimates.mean_ns("handler/floor");
     match floor {
@@ -412,6 +650,62 @@ fn print_report(estimates: &Estimates) {
             "  {:22} {timing}  {:5.1} allocations, {:7.0} B",
             allocations.id, allocations.per_request, allocations.bytes_per_request
         );
+    }
+}
+
+/// Each sealed route as a ratio to the plain lookup (`permit_json`) and, for the signed scans,
+/// to the scan by number (`qr_number_json`): the time ratio and its inverse, the throughput
+/// ratio the issue's targets are stated in (≥ 0.95× for signed scans, 1× for the attestation).
+fn sealed_report(estimates: &Estimates) {
+    let Some(lookup) = estimates.mean_ns("handler/permit_json") else {
+        return estimates.missing("handler (sealed routes)", "handler/permit_json");
+    };
+    let by_number = estimates.mean_ns("handler/qr_number_json");
+    println!(
+        "\nsealed: throughput of each route as a multiple of the plain lookup's \
+         (permit_json, {}), from the same run:",
+        common::duration(lookup)
+    );
+    for (id, signed) in SEALED_ROUTES {
+        let Some(ns) = estimates.mean_ns(&format!("handler/{id}")) else {
+            continue;
+        };
+        let mut line = format!(
+            "  {id:22} {:>10}  {:.3}× permit_json throughput ({:.3}× its time)",
+            common::duration(ns),
+            lookup / ns,
+            ns / lookup
+        );
+        if let Some(by_number) = by_number.filter(|_| signed) {
+            line.push_str(&format!(
+                ", {:.3}× qr_number_json throughput ({})",
+                by_number / ns,
+                common::duration(by_number)
+            ));
+        }
+        println!("{line}");
+    }
+    let parts: Vec<(&str, f64)> = [
+        "decode_text",
+        "parse_payload",
+        "number_version_only",
+        "locate_only",
+        "locate_record_compare",
+        "locate_answer_copy",
+        "locate_compare_answer_copy",
+    ]
+    .into_iter()
+    .filter_map(|id| Some((id, estimates.mean_ns(&format!("signed_parts/{id}"))?)))
+    .collect();
+    if !parts.is_empty() {
+        println!("signed scan steps (signed_parts), mean per call and share of permit_json:");
+        for (id, ns) in parts {
+            println!(
+                "  {id:26} {:>10}  {:5.1}% of permit_json",
+                common::duration(ns),
+                100.0 * ns / lookup
+            );
+        }
     }
 }
 

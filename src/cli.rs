@@ -16,7 +16,6 @@ use permitd::domain::Date;
 use permitd::limits::{FEED_BATCH_BYTES_MAX, FEED_BATCH_EVENTS_MAX};
 use permitd::registry::PermitSource;
 use permitd::trust::keys::{PublicKey, PublicKeySet, SigningKey};
-use permitd::trust::payload::SignedQr;
 use permitd::trust::seal::{default_signing_key_path, open_signing_key, KeyOrigin, Sealer};
 use permitd::writer::compact::{Compaction, Retention, Trigger};
 use permitd::writer::service::{self, WriterOptions};
@@ -472,7 +471,9 @@ pub fn qr(
             "permit {number} has no signed QR code yet: the writer or `snapshot build` seals it"
         )
     })?;
-    let url = SignedQr::parse(&payload)?.to_url(public_url);
+    let url = permitd::trust::seal::stored_payload(&payload)
+        .context("the stored QR payload does not parse")?
+        .to_url(public_url);
     let extension = out.extension().and_then(|e| e.to_str()).unwrap_or("");
     let bytes = match (certificate, extension) {
         (true, "svg") => permitd::render::certificate_svg(&permit, catalog()?, &url).into_bytes(),

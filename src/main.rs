@@ -671,7 +671,7 @@ fn demo(data: &Path, listen: SocketAddr, permits: u64) -> anyhow::Result<()> {
                     .seal
                     .as_ref()
                     .and_then(|s| s.qr.as_ref())
-                    .and_then(|qr| permitd::trust::SignedQr::parse(qr).ok())
+                    .and_then(permitd::trust::seal::stored_payload)
                     .map(|qr| qr.to_url(&base));
             }
             if found.iter().all(Option::is_some) {

@@ -57,11 +57,14 @@ pub struct Permit {
     pub seal: Option<Seal>,
 }
 
-/// Bytes of a signed city-code QR payload (`docs/qr.md` §1; `trust::payload::PAYLOAD_BYTES`).
-pub const QR_PAYLOAD_BYTES: usize = 116;
+/// Characters of a signed city-code QR payload's text: 116 bytes (`docs/qr.md` §1) in
+/// unpadded upper-case base32 (`trust::payload::PAYLOAD_CHARS`).
+pub const QR_PAYLOAD_CHARS: usize = 186;
 
-/// A signed city-code QR payload, as printed on one permit version.
-pub type QrBytes = [u8; QR_PAYLOAD_BYTES];
+/// A signed city-code QR payload as printed on one permit version: its base32 text (ASCII).
+/// Kept as text, not bytes, so a scan is checked by a case-insensitive comparison with no
+/// decoding.
+pub type QrText = [u8; QR_PAYLOAD_CHARS];
 
 /// The signatures the writer made for a permit (see `trust::seal`): resolvers serve them and
 /// compare scans with them; they never sign.
@@ -81,7 +84,7 @@ pub struct Seal {
     /// The signed QR payload of the current version; `None` only when the version cannot be
     /// put in the payload format (never for a permit the registry accepted).
     #[serde(default, with = "qr_text", skip_serializing_if = "Option::is_none")]
-    pub qr: Option<QrBytes>,
+    pub qr: Option<QrText>,
     /// The attestation of the current state: a JWS compact serialization.
     pub attestation: String,
     /// When the attestation was signed, Unix seconds.
@@ -90,31 +93,32 @@ pub struct Seal {
     pub attestation_expires: i64,
 }
 
-/// QR payload bytes as their base32 text in JSON (the change log), not 116 numbers.
+/// The QR payload text as a JSON string (the change log), checked to be 186 base32 characters.
 mod qr_text {
-    use super::{QrBytes, QR_PAYLOAD_BYTES};
-    use data_encoding::BASE32_NOPAD;
+    use super::{QrText, QR_PAYLOAD_CHARS};
 
-    pub fn serialize<S: serde::Serializer>(qr: &Option<QrBytes>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(qr: &Option<QrText>, s: S) -> Result<S::Ok, S::Error> {
         match qr {
-            Some(bytes) => s.serialize_str(&BASE32_NOPAD.encode(bytes)),
+            // Only base32 characters are ever stored (see `deserialize` and `trust::seal`).
+            Some(text) => s.serialize_str(std::str::from_utf8(text).unwrap_or_default()),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<QrBytes>, D::Error> {
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<QrText>, D::Error> {
         let text: Option<String> = serde::Deserialize::deserialize(d)?;
         let Some(text) = text else {
             return Ok(None);
         };
-        let bytes = BASE32_NOPAD
-            .decode(text.as_bytes())
-            .map_err(serde::de::Error::custom)?;
-        let bytes: QrBytes = bytes.try_into().map_err(|b: Vec<u8>| {
+        let base32 = |b: &u8| b.is_ascii_uppercase() || (b'2'..=b'7').contains(b);
+        if !text.as_bytes().iter().all(base32) {
+            return Err(serde::de::Error::custom(
+                "a QR payload is upper-case base32 (A-Z, 2-7)",
+            ));
+        }
+        let bytes: QrText = text.into_bytes().try_into().map_err(|b: Vec<u8>| {
             serde::de::Error::custom(format!(
-                "a QR payload has {QR_PAYLOAD_BYTES} bytes, not {}",
+                "a QR payload has {QR_PAYLOAD_CHARS} characters, not {}",
                 b.len()
             ))
         })?;
@@ -193,7 +197,7 @@ pub struct SupersededVersion {
     /// The signed QR payload printed on that version, so a scan of the old paper is told
     /// "superseded" rather than "forged".
     #[serde(default, with = "qr_text", skip_serializing_if = "Option::is_none")]
-    pub qr: Option<QrBytes>,
+    pub qr: Option<QrText>,
 }
 
 impl Permit {

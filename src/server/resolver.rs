@@ -33,7 +33,8 @@ use crate::server::overlay::{Overlay, OverlayEntry};
 use crate::server::router::{route, Route, NO_ROUTE};
 use crate::snapshot::index::Location;
 use crate::snapshot::{Snapshot, SnapshotBytes};
-use crate::trust::payload::{SignedQr, PAYLOAD_BYTES, PAYLOAD_CHARS};
+use crate::trust::payload::{SignedQr, PAYLOAD_CHARS};
+use crate::trust::seal::{payload_head, stored_payload};
 
 pub type Body = Full<Bytes>;
 
@@ -511,26 +512,43 @@ impl<B: SnapshotBytes> Resolver<B> {
         }
     }
 
-    /// A scan of a signed city code (`docs/qr.md`): the payload is checked by comparing it, byte
-    /// for byte, with the one the writer signed for that permit version; no signature is
-    /// verified per request. Equal → the permit's answer as that version sees it (superseded
-    /// when old); different → forged (400).
+    /// A scan of a signed city code (`docs/qr.md`): the text is compared, case-insensitively,
+    /// with the payload text the writer signed for that permit version; no signature is
+    /// verified and nothing but the first 16 characters (number and version) is decoded per
+    /// request. Equal → the permit's answer as that version sees it (superseded when old);
+    /// anything else is decoded and checked in full to say what is wrong: malformed (400),
+    /// unknown permit (404) or forged (400).
     fn signed_scan(&self, snapshot: &Snapshot<B>, text: &str, html: bool) -> Response<Body> {
+        if let Some((key, version)) = payload_head(text.as_bytes()) {
+            let covered = snapshot.header().sequence;
+            if let Some(entry) = self.overlay.get(key, covered) {
+                if issued_payload(entry.permit(), version)
+                    .is_some_and(|issued| issued.eq_ignore_ascii_case(text.as_bytes()))
+                {
+                    return self.answer_entry(&entry, Some(version), html);
+                }
+            } else if let Some(location) = snapshot.locate_key(key) {
+                let genuine = snapshot.record(location).is_some_and(|permit| {
+                    issued_payload(permit, version)
+                        .is_some_and(|issued| issued.eq_ignore_ascii_case(text.as_bytes()))
+                });
+                if genuine {
+                    return self.answer(snapshot, location, Some(version), html);
+                }
+            }
+        }
+        self.refused_scan(snapshot, text, html)
+    }
+
+    /// Why a signed scan is not genuine, decoded and checked in full.
+    #[cold]
+    fn refused_scan(&self, snapshot: &Snapshot<B>, text: &str, html: bool) -> Response<Body> {
         let forged_page = "此二维码不是房山区签发的综合许可凭证二维码，可能已被伪造或篡改。请勿信任，并向房山区政务服务和数据管理局反映。";
-        let mut upper = [0u8; PAYLOAD_CHARS];
-        upper.copy_from_slice(text.as_bytes());
-        upper.make_ascii_uppercase();
-        let mut bytes = [0u8; PAYLOAD_BYTES];
-        let decoded = data_encoding::BASE32_NOPAD.decode_mut(&upper, &mut bytes);
-        let parsed = match decoded {
-            Ok(PAYLOAD_BYTES) => SignedQr::parse(&bytes).map_err(|e| e.to_string()),
-            _ => Err("the QR payload is not base32 (A-Z, 2-7)".to_owned()),
-        };
-        let signed = match parsed {
+        let signed = match SignedQr::decode_text(text) {
             Ok(signed) => signed,
-            Err(message) => {
+            Err(e) => {
                 return with_page(
-                    error(StatusCode::BAD_REQUEST, "malformed_qr", &message),
+                    error(StatusCode::BAD_REQUEST, "malformed_qr", &e.to_string()),
                     html,
                     "无法验证",
                     "二维码内容无法识别，可能已损坏或被篡改。",
@@ -539,7 +557,7 @@ impl<B: SnapshotBytes> Resolver<B> {
         };
         let number = signed.payload().number();
         let version = signed.payload().version();
-        let Some(found) = self.find(snapshot, &number) else {
+        if self.find(snapshot, &number).is_none() {
             return with_page(
                 error(
                     StatusCode::NOT_FOUND,
@@ -550,36 +568,20 @@ impl<B: SnapshotBytes> Resolver<B> {
                 "查无此证",
                 "未查询到该综合许可凭证，请核对或联系房山区政务服务局。",
             );
-        };
-        let genuine = {
-            let permit = match &found {
-                Found::Overlay(entry) => entry.permit(),
-                Found::Snapshot(location) => match snapshot.record(*location) {
-                    Some(permit) => permit,
-                    None => return internal(),
-                },
-            };
-            issued_payload(permit, version).is_some_and(|issued| issued == &bytes)
-        };
-        if !genuine {
-            return with_page(
-                error(
-                    StatusCode::BAD_REQUEST,
-                    "forged_qr",
-                    &format!(
-                        "this QR payload is not the one issued for permit {number} version \
-                         {version}: forged or altered"
-                    ),
+        }
+        with_page(
+            error(
+                StatusCode::BAD_REQUEST,
+                "forged_qr",
+                &format!(
+                    "this QR payload is not the one issued for permit {number} version \
+                     {version}: forged or altered"
                 ),
-                html,
-                "无法验证",
-                forged_page,
-            );
-        }
-        match found {
-            Found::Overlay(entry) => self.answer_entry(&entry, Some(version), html),
-            Found::Snapshot(location) => self.answer(snapshot, location, Some(version), html),
-        }
+            ),
+            html,
+            "无法验证",
+            forged_page,
+        )
     }
 
     /// The current state of `number`: the overlay's when it changed since the snapshot.
@@ -683,7 +685,7 @@ impl<B: SnapshotBytes> Resolver<B> {
                 &format!("permit {number} has no signed QR code yet"),
             );
         };
-        let Ok(signed) = SignedQr::parse(qr) else {
+        let Some(signed) = stored_payload(qr) else {
             return internal();
         };
         let url = signed.to_url(&self.public_url);
@@ -942,8 +944,9 @@ fn internal() -> Response<Body> {
     )
 }
 
-/// The signed payload the writer issued for `version` of `permit` (current or superseded).
-fn issued_payload(permit: &ArchivedPermit, version: u32) -> Option<&[u8; PAYLOAD_BYTES]> {
+/// The signed payload text the writer issued for `version` of `permit` (current or superseded).
+#[inline]
+fn issued_payload(permit: &ArchivedPermit, version: u32) -> Option<&[u8; PAYLOAD_CHARS]> {
     if version == permit.version() {
         return permit.seal.as_ref()?.qr.as_ref();
     }

@@ -307,6 +307,12 @@ impl<B: SnapshotBytes> Snapshot<B> {
         self.numbers().get(number.key())
     }
 
+    /// Where the record of the permit number with this key ([`PermitNumber::key`]) is.
+    #[inline]
+    pub fn locate_key(&self, key: u64) -> Option<Location> {
+        self.numbers().get(key)
+    }
+
     /// Where the record a QR token names is, and which version it names.
     #[inline]
     pub fn locate_token(&self, token: &Token) -> Option<(Location, u32)> {

@@ -17,13 +17,13 @@ use std::path::{Path, PathBuf};
 
 use time::{Duration, OffsetDateTime};
 
-use crate::domain::permit::{Seal, QR_PAYLOAD_BYTES};
+use crate::domain::permit::{QrText, Seal, QR_PAYLOAD_CHARS};
 use crate::domain::{Date, Permit};
 use crate::trust::attestation::Attestation;
 use crate::trust::keys::{JwksError, KeyError, Kid, PublicKey, PublicKeySet, SigningKey};
-use crate::trust::payload::{QrPayload, PAYLOAD_BYTES};
+use crate::trust::payload::{QrPayload, SignedQr, PAYLOAD_CHARS};
 
-const _: () = assert!(PAYLOAD_BYTES == QR_PAYLOAD_BYTES);
+const _: () = assert!(PAYLOAD_CHARS == QR_PAYLOAD_CHARS);
 
 /// The key directory inside a data directory.
 pub const KEYS_DIR: &str = "keys";
@@ -71,7 +71,9 @@ impl Sealer {
     /// has this version's), and a new attestation of its state at `now`.
     pub fn seal(&self, permit: &mut Permit, now: OffsetDateTime) {
         let qr = match permit.seal.take() {
-            Some(Seal { qr: Some(qr), .. }) if payload_version(&qr) == permit.version => Some(qr),
+            Some(Seal { qr: Some(qr), .. }) if payload_version(&qr) == Some(permit.version) => {
+                Some(qr)
+            }
             _ => self.sign_qr(permit),
         };
         let attestation = Attestation::for_permit(permit, permit.sequence, now);
@@ -139,11 +141,12 @@ impl Sealer {
         });
     }
 
-    fn sign_qr(&self, permit: &Permit) -> Option<[u8; QR_PAYLOAD_BYTES]> {
+    fn sign_qr(&self, permit: &Permit) -> Option<QrText> {
         // The registry keeps versions, dates and licence types within the format, so this fails
         // only for a record it never accepted.
         let payload = QrPayload::for_permit(permit, self.kid()).ok()?;
-        payload.sign(&self.key).ok().map(|signed| signed.to_bytes())
+        let signed = payload.sign(&self.key).ok()?;
+        signed.to_text().into_bytes().try_into().ok()
     }
 }
 
@@ -157,9 +160,36 @@ pub fn renewal_at(seal: &Seal) -> i64 {
     seal.attested_at + ATTESTATION_RENEW_AGE.whole_seconds()
 }
 
-/// The permit version a payload names (bytes 7–8, docs/qr.md §1).
-pub fn payload_version(qr: &[u8; QR_PAYLOAD_BYTES]) -> u32 {
-    u32::from(u16::from_le_bytes([qr[7], qr[8]]))
+/// The permit number key and version a payload's text names (bytes 1–6 and 7–8, docs/qr.md
+/// §1), read from its first 16 characters (10 bytes) in either case; `None` when those are not
+/// base32 or the format is not 1.
+#[inline]
+pub fn payload_head(text: &[u8]) -> Option<(u64, u32)> {
+    const HEAD_CHARS: usize = 16;
+    let mut upper = [0u8; HEAD_CHARS];
+    upper.copy_from_slice(text.get(..HEAD_CHARS)?);
+    upper.make_ascii_uppercase();
+    let mut head = [0u8; 10];
+    data_encoding::BASE32_NOPAD
+        .decode_mut(&upper, &mut head)
+        .ok()?;
+    if head[0] != crate::trust::payload::FORMAT_VERSION {
+        return None;
+    }
+    let mut key = [0u8; 8];
+    key[..6].copy_from_slice(&head[1..7]);
+    let version = u16::from_le_bytes([head[7], head[8]]);
+    Some((u64::from_le_bytes(key), u32::from(version)))
+}
+
+/// The permit version a stored payload names.
+pub fn payload_version(qr: &QrText) -> Option<u32> {
+    payload_head(qr).map(|(_, version)| version)
+}
+
+/// A stored payload text, parsed (it was signed by this system, so it parses).
+pub fn stored_payload(qr: &QrText) -> Option<SignedQr> {
+    SignedQr::decode_text(std::str::from_utf8(qr).ok()?).ok()
 }
 
 /// `DIR/keys/public.jwks`.
@@ -285,7 +315,6 @@ fn publish_public_key(data_dir: &Path, key: &SigningKey, today: Date) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trust::payload::SignedQr;
 
     fn permit() -> Permit {
         crate::trust::tests::example_permit()
@@ -302,7 +331,7 @@ mod tests {
         let mut permit = permit();
         sealer.seal(&mut permit, at(1_780_000_000));
         let first = permit.seal.clone().unwrap();
-        let qr = SignedQr::parse(&first.qr.unwrap()).unwrap();
+        let qr = stored_payload(&first.qr.unwrap()).unwrap();
         assert_eq!(qr.payload().version(), permit.version);
         assert_eq!(qr.payload().kid(), sealer.kid());
 
@@ -316,7 +345,27 @@ mod tests {
         sealer.seal(&mut permit, at(1_780_000_200));
         let third = permit.seal.clone().unwrap();
         assert_ne!(third.qr, first.qr, "a new version, a new code");
-        assert_eq!(payload_version(&third.qr.unwrap()), permit.version);
+        assert_eq!(payload_version(&third.qr.unwrap()), Some(permit.version));
+    }
+
+    #[test]
+    fn the_head_of_a_payload_names_its_permit_and_version_in_either_case() {
+        // What the resolver's scan reads before its comparison: 16 characters, no more.
+        let sealer = Sealer::new(SigningKey::from_seed(&[7; 32]));
+        let mut permit = permit();
+        sealer.seal(&mut permit, at(1_780_000_000));
+        let text = permit.seal.unwrap().qr.unwrap();
+        let expected = Some((permit.number.key(), permit.version));
+        assert_eq!(payload_head(&text), expected);
+        assert_eq!(payload_head(&text.to_ascii_lowercase()), expected);
+        assert_eq!(payload_head(&text[..15]), None, "too short");
+        let mut junk = text;
+        junk[3] = b'1';
+        assert_eq!(payload_head(&junk), None, "not base32");
+        // Format byte 0 instead of 1: "AA…" decodes to a zero first byte.
+        let mut other_format = text;
+        other_format[..2].copy_from_slice(b"AA");
+        assert_eq!(payload_head(&other_format), None);
     }
 
     #[test]

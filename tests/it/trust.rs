@@ -16,12 +16,12 @@ use crate::support::{get, test_key, test_keys, TestServer};
 const BIN: &str = env!("CARGO_BIN_EXE_permitd");
 
 fn payload(permit: &Permit) -> SignedQr {
-    let bytes = permit
+    let text = permit
         .seal
         .as_ref()
-        .and_then(|s| s.qr)
+        .and_then(|s| s.qr.as_ref())
         .expect("test servers seal every permit");
-    SignedQr::parse(&bytes).unwrap()
+    permitd::trust::seal::stored_payload(text).unwrap()
 }
 
 /// `/Q/<base32 of bytes>`.
