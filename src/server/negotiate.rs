@@ -15,14 +15,18 @@ pub fn prefers_html(accept: Option<&[u8]>) -> bool {
             .filter_map(|p| p.trim().strip_prefix("q="))
             .next()
             .map_or(1000, parse_quality);
-        let (html_match, json_match) = match media.to_ascii_lowercase().as_str() {
-            "text/html" => (3, 0),
-            "application/json" => (0, 3),
-            "text/*" => (2, 0),
-            "application/*" => (0, 2),
-            "*/*" => (1, 1),
-            _ => (0, 0),
-        };
+        // Media types are case-insensitive; compared in place (no allocation per request).
+        const RANGES: [(&str, (u8, u8)); 5] = [
+            ("text/html", (3, 0)),
+            ("application/json", (0, 3)),
+            ("text/*", (2, 0)),
+            ("application/*", (0, 2)),
+            ("*/*", (1, 1)),
+        ];
+        let (html_match, json_match) = RANGES
+            .iter()
+            .find(|(name, _)| media.eq_ignore_ascii_case(name))
+            .map_or((0, 0), |&(_, matched)| matched);
         // The most specific matching range sets the quality (RFC 9110: "text/html" beats "*/*").
         if html_match > html_specificity {
             (html, html_specificity) = (quality, html_match);
