@@ -523,14 +523,14 @@ impl<B: SnapshotBytes> Resolver<B> {
             let covered = snapshot.header().sequence;
             if let Some(entry) = self.overlay.get(key, covered) {
                 if issued_payload(entry.permit(), version)
-                    .is_some_and(|issued| issued.eq_ignore_ascii_case(text.as_bytes()))
+                    .is_some_and(|issued| matches_scan(issued, text.as_bytes()))
                 {
                     return self.answer_entry(&entry, Some(version), html);
                 }
             } else if let Some(location) = snapshot.locate_key(key) {
                 let genuine = snapshot.record(location).is_some_and(|permit| {
                     issued_payload(permit, version)
-                        .is_some_and(|issued| issued.eq_ignore_ascii_case(text.as_bytes()))
+                        .is_some_and(|issued| matches_scan(issued, text.as_bytes()))
                 });
                 if genuine {
                     return self.answer(snapshot, location, Some(version), html);
@@ -942,6 +942,13 @@ fn internal() -> Response<Body> {
         "internal",
         "index and records disagree",
     )
+}
+
+/// Whether a scanned payload text is the issued one: exact (as printed, upper case: one
+/// `memcmp`) or equal but for case (some scanner apps lower-case URLs).
+#[inline]
+fn matches_scan(issued: &[u8; PAYLOAD_CHARS], scanned: &[u8]) -> bool {
+    issued[..] == *scanned || issued.eq_ignore_ascii_case(scanned)
 }
 
 /// The signed payload text the writer issued for `version` of `permit` (current or superseded).
