@@ -470,6 +470,7 @@ fn count_allocations(id: &'static str, mut request: impl FnMut(u64)) -> Allocati
 fn handler(c: &mut Criterion) {
     let setup = setup();
     let method = Method::GET;
+    paired_report(&setup);
 
     let mut group = c.benchmark_group("handler");
     group.bench_function("floor", |b| b.iter(|| consume(black_box(floor()))));
@@ -599,6 +600,67 @@ fn signed_parts(c: &mut Criterion, setup: &Setup) {
         })
     });
     group.finish();
+}
+
+/// Rounds of the interleaved comparison, and requests per route in each round.
+const PAIRED_ROUNDS: usize = 41;
+const PAIRED_REQUESTS: usize = 20_000;
+
+/// The sealed routes against the plain lookup, interleaved: each round times every route for
+/// [`PAIRED_REQUESTS`] requests back to back (in a rotated order), so a disturbance of this
+/// noisy VM hits all of them alike; the median and quartiles of the per-round ratios are
+/// printed. Separate criterion groups, minutes apart, drift by ±30 % here.
+fn paired_report(setup: &Setup) {
+    const IDS: [&str; 5] = [
+        "permit_json",
+        "qr_number_json",
+        "qr_signed_upper",
+        "qr_signed_lower",
+        "attestation",
+    ];
+    let routes: Vec<&Route> = IDS
+        .iter()
+        .map(|id| {
+            setup
+                .routes
+                .iter()
+                .find(|r| r.id == *id)
+                .expect("a bench route")
+        })
+        .collect();
+    let mut ratios = vec![Vec::with_capacity(PAIRED_ROUNDS); IDS.len()];
+    for round in 0..PAIRED_ROUNDS {
+        let mut ns = [0f64; IDS.len()];
+        for k in 0..IDS.len() {
+            let index = (round + k) % IDS.len();
+            let route = routes[index];
+            let resolver = &setup.resolvers[route.resolver];
+            let started = std::time::Instant::now();
+            for i in 0..PAIRED_REQUESTS {
+                let path = black_box(route.paths[i % route.paths.len()].as_str());
+                black_box(consume(resolver.respond(&Method::GET, path, route.accept)));
+            }
+            ns[index] = started.elapsed().as_nanos() as f64 / PAIRED_REQUESTS as f64;
+        }
+        for (index, per) in ns.iter().enumerate() {
+            // Throughput ratio: the lookup's time over this route's.
+            ratios[index].push(ns[0] / per);
+        }
+    }
+    println!(
+        "\npaired: throughput as a multiple of permit_json's, {PAIRED_ROUNDS} interleaved rounds of \
+         {PAIRED_REQUESTS} requests per route: median [first quartile, third quartile]"
+    );
+    for (id, mut r) in IDS.iter().zip(ratios) {
+        r.sort_by(f64::total_cmp);
+        let at = |q: f64| r[((r.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "  {id:18} {:.3}× [{:.3}, {:.3}]",
+            at(0.5),
+            at(0.25),
+            at(0.75)
+        );
+    }
 }
 
 static ALLOCATION_REPORT: std::sync::OnceLock<Vec<Allocations>> = std::sync::OnceLock::new();
