@@ -287,3 +287,76 @@ fn snapshot_files(data_dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
     }
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trust::keys::SigningKey;
+    use crate::trust::seal::ATTESTATION_RENEW_AGE;
+
+    fn catalog() -> &'static Catalog {
+        static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+        CATALOG.get_or_init(|| Catalog::embedded().unwrap())
+    }
+
+    /// A store in `dir` holding `count` generated permits, each sealed by the writer.
+    fn store_with(dir: &Path, count: u64) -> Store {
+        let sealer = Arc::new(Sealer::new(SigningKey::from_seed(&[5; 32])));
+        let mut store = Store::open(dir, catalog(), sealer).unwrap();
+        let mut feed = Vec::new();
+        let options = crate::gen::GenOptions {
+            permits: count,
+            seed: 4,
+            as_of: Date::from_ymd(2026, 6, 1).unwrap(),
+        };
+        crate::gen::generate(catalog(), &options, &mut feed, &mut |_| {}).unwrap();
+        let report = super::super::import(&mut store, &feed[..], &mut |_| {}).unwrap();
+        assert_eq!(report.rejected, 0);
+        store
+    }
+
+    #[test]
+    fn compaction_renews_only_attestations_past_their_renewal_age() {
+        // Sealed at import; a compaction soon after signs nothing again, one 12 h later signs
+        // every attestation again (the QR payloads stay: same versions), and the store learns
+        // when the next renewal falls due.
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(dir.path(), 50);
+        let sealed_at: std::collections::HashMap<u64, _> = store
+            .registry()
+            .changed()
+            .iter()
+            .map(|p| {
+                let seal = p.seal.clone().expect("the writer seals every state");
+                (p.number.key(), seal)
+            })
+            .collect();
+        let now = time::OffsetDateTime::now_utc();
+        let soon = Compaction::take(&store)
+            .run(catalog(), Date::today_in_beijing(), now)
+            .unwrap();
+        assert_eq!(soon.renewed, 0);
+        let earliest = sealed_at.values().map(|s| s.attested_at).min().unwrap();
+        assert_eq!(
+            soon.renewal_at,
+            Some(earliest + ATTESTATION_RENEW_AGE.whole_seconds())
+        );
+
+        let later = now + ATTESTATION_RENEW_AGE + time::Duration::minutes(1);
+        let renewed = Compaction::take(&store)
+            .run(catalog(), Date::today_in_beijing(), later)
+            .unwrap();
+        assert_eq!(renewed.renewed, 50);
+        assert_eq!(renewed.snapshot.len(), 50);
+        for permit in renewed.snapshot.iter() {
+            let before = &sealed_at[&permit.number.key()];
+            let seal = permit.seal.as_ref().unwrap();
+            assert_eq!(seal.attested_at.to_native(), later.unix_timestamp());
+            assert_eq!(seal.qr.as_ref(), before.qr.as_ref(), "the printed code stays");
+        }
+        assert_eq!(
+            renewed.renewal_at,
+            Some(later.unix_timestamp() + ATTESTATION_RENEW_AGE.whole_seconds())
+        );
+    }
+}
