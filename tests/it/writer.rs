@@ -638,3 +638,92 @@ fn a_resolver_restarted_mid_stream_catches_up_with_every_event() {
     assert_eq!(seen, total);
     drop(writer);
 }
+
+#[test]
+fn keys_rotate_without_breaking_printed_codes() {
+    // The writer restarted with a new key: both keys are published, old codes still scan as
+    // genuine, new attestations name the new key, and offline verification accepts both.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = writer(&data);
+    let resolver = resolver(&data);
+    let (number, issue) = issue_line("r-1", 1, "2030-12-31");
+    let (status, ack) = feed(&first, &[issue]);
+    assert_eq!(status, 200, "{ack}");
+    eventually(|| permit(&resolver, &number)["version"] == 1, "issued");
+    let old_code = signed_scan_path(&data, &number);
+    let kid_of = |jws: &str| {
+        let header = data_encoding::BASE64URL_NOPAD
+            .decode(jws.split('.').next().unwrap().as_bytes())
+            .unwrap();
+        serde_json::from_slice::<Value>(&header).unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (_, jws) = get(&resolver, &format!("/v1/permits/{number}/attestation"));
+    let old_kid = kid_of(jws.as_str().unwrap());
+    drop(first);
+
+    let new_key = dir.path().join("new.key");
+    let made = Command::new(env!("CARGO_BIN_EXE_permitd"))
+        .args(["keys", "gen", "--out"])
+        .arg(&new_key)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let second = Proc::start(
+        &[
+            "writer",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--signing-key",
+            new_key.to_str().unwrap(),
+        ],
+        "admin listener on http://",
+    );
+    let renew = serde_json::json!({
+        "schema": 1, "id": "r-2", "at": "2026-03-01T10:00:00+08:00", "department": "北京市房山区市场监督管理局",
+        "kind": "licence_details_changed", "number": number, "licence_type": "L05",
+        "valid_until": "2035-12-31", "on": "2026-03-01"
+    })
+    .to_string();
+    let (status, ack) = feed(&second, &[renew]);
+    assert_eq!(status, 200, "{ack}");
+    eventually(
+        || permit(&resolver, &number)["licences"][0]["valid_until"] == "2035-12-31",
+        "the renewal",
+    );
+
+    // Both keys served (the resolver reloads the set when it changes).
+    eventually(
+        || {
+            let (_, keys) = get(&resolver, "/.well-known/permitd-keys.json");
+            keys["keys"].as_array().is_some_and(|k| k.len() == 2)
+        },
+        "two keys in the served set",
+    );
+    let (_, keys) = get(&resolver, "/.well-known/permitd-keys.json");
+    let keys = permitd::trust::PublicKeySet::from_jwks(&keys.to_string()).unwrap();
+    let (_, jws) = get(&resolver, &format!("/v1/permits/{number}/attestation"));
+    let jws = jws.as_str().unwrap().to_owned();
+    let new_kid = kid_of(&jws);
+    assert_ne!(new_kid, old_kid, "the new key signs");
+    permitd::trust::verify_jws(&jws, &keys, time::OffsetDateTime::now_utc()).unwrap();
+
+    // Same version, same printed code: still genuine, still signed by the old key.
+    assert_eq!(signed_scan_path(&data, &number), old_code);
+    let (status, answer) = get(&resolver, &old_code);
+    assert_eq!((status, state_of(&answer)), (200, "partial"), "{answer}");
+    let public = data.join("keys").join("public.jwks");
+    let verified = Command::new(env!("CARGO_BIN_EXE_permitd"))
+        .args(["verify", "qr", &old_code, "--keys"])
+        .arg(&public)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&verified.stdout);
+    assert_eq!(verified.status.code(), Some(0), "{text}");
+    assert!(text.contains(&old_kid), "{text}");
+}
