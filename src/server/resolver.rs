@@ -543,7 +543,7 @@ impl<B: SnapshotBytes> Resolver<B> {
     /// Why a signed scan is not genuine, decoded and checked in full.
     #[cold]
     fn refused_scan(&self, snapshot: &Snapshot<B>, text: &str, html: bool) -> Response<Body> {
-        let forged_page = "此二维码不是房山区签发的综合许可凭证二维码，可能已被伪造或篡改。请勿信任，并向房山区政务服务和数据管理局反映。";
+        let forged_page = "此二维码不是房山区签发的综合许可凭证二维码，可能已被伪造或篡改。请勿信任，并向房山区政务服务局反映。";
         let signed = match SignedQr::decode_text(text) {
             Ok(signed) => signed,
             Err(e) => {

@@ -362,33 +362,36 @@ fn a_void_permit_scanned_in_chromium_says_void_and_which_licence_voided_it() {
     screenshot(&url, "void");
 }
 
-/// 186 base32 characters (116 bytes, the size of a signed city-code payload) that no writer
-/// signed: what a forger or a damaged print would put after `/q/`.
-fn forged_payload() -> String {
-    let mut bytes = [0u8; 116];
-    blake3::Hasher::new()
-        .update(b"not a permit")
-        .finalize_xof()
-        .fill(&mut bytes);
+/// A forgery of a real permit's printed code: the genuine signed payload of `permit` with one
+/// licensed item added to its bitmap (what a forger wants), the signature left as it was.
+fn forged_payload(permit: &permitd::domain::Permit) -> String {
+    let text = permit
+        .seal
+        .as_ref()
+        .and_then(|s| s.qr.as_ref())
+        .expect("test servers seal every permit");
+    let mut bytes = permitd::trust::seal::stored_payload(text)
+        .expect("a stored payload parses")
+        .to_bytes();
+    bytes[23] ^= 0b100; // licensed items: one more type
     let payload = BASE32_NOPAD.encode(&bytes);
     assert_eq!(payload.len(), 186);
-    assert!(payload
-        .bytes()
-        .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)));
     payload
 }
 
 #[test]
 fn a_forged_code_scanned_in_chromium_says_it_cannot_be_verified() {
-    // A real-looking but unsigned 186-character payload is refused (today as malformed, later as
-    // forged): the page says 无法验证 and shows no permit; the screenshot is kept as forged.png.
+    // A real permit's printed code with an item added is refused as forged: the page says
+    // 无法验证 and shows no permit; the screenshot is kept as forged.png.
     let server = TestServer::start(100);
-    let url = server.url(&format!("/q/{}", forged_payload()));
-    let answer = get(&url, Some("text/html,*/*;q=0.8"));
-    assert!(
-        (400..500).contains(&answer.status),
-        "refused: {}",
-        answer.status
+    let victim = server.find("valid");
+    let url = server.url(&format!("/Q/{}", forged_payload(victim)));
+    let answer = get(&url, None);
+    assert_eq!(
+        (answer.status, answer.error_code()),
+        (400, "forged_qr".to_owned()),
+        "{}",
+        answer.body
     );
     let dom = rendered_dom(&url);
     let (code, words) = banner(&dom);
