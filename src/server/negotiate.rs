@@ -3,6 +3,10 @@
 /// Whether the `Accept` header prefers `text/html` over `application/json` (RFC 9110 §12.5.1:
 /// the highest quality value wins; on a tie, or with no header, JSON).
 pub fn prefers_html(accept: Option<&[u8]>) -> bool {
+    // What API clients and scanner libraries send, answered without parsing.
+    if matches!(accept, None | Some(b"*/*" | b"application/json")) {
+        return false;
+    }
     let Some(accept) = accept.and_then(|a| std::str::from_utf8(a).ok()) else {
         return false;
     };
