@@ -677,6 +677,23 @@ mod tests {
     }
 
     #[test]
+    fn a_producers_seal_is_ignored() {
+        // Only the writer seals: a seal sent in an issued permit is dropped on apply.
+        let catalog = Catalog::embedded().unwrap();
+        let mut registry = Registry::new(&catalog);
+        let mut permit = restaurant(1, 1, vec![licence("L05", LicenceState::Valid)]);
+        permit.seal = Some(crate::domain::permit::Seal {
+            qr: Some([b'A'; crate::domain::permit::QR_PAYLOAD_CHARS]),
+            attestation: "forged.forged.forged".into(),
+            attested_at: 0,
+            attestation_expires: i64::MAX,
+        });
+        let number = permit.number;
+        registry.apply(issued("e1", permit)).unwrap();
+        assert_eq!(registry.get(&number).unwrap().seal, None);
+    }
+
+    #[test]
     fn issue_reissue_and_state_change_fold_into_the_expected_state() {
         // Issued → reissued (old version superseded) → licence revoked (permit void).
         let catalog = Catalog::embedded().unwrap();
