@@ -352,7 +352,11 @@ mod tests {
             let before = &sealed_at[&permit.number.key()];
             let seal = permit.seal.as_ref().unwrap();
             assert_eq!(seal.attested_at.to_native(), later.unix_timestamp());
-            assert_eq!(seal.qr.as_ref(), before.qr.as_ref(), "the printed code stays");
+            assert_eq!(
+                seal.qr.as_ref(),
+                before.qr.as_ref(),
+                "the printed code stays"
+            );
         }
         assert_eq!(
             renewed.renewal_at,
