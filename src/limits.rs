@@ -30,8 +30,8 @@ pub const SERVING_THREADS_MAX: usize = 64;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest request head (request line + headers) the resolver reads, in bytes.
 pub const REQUEST_HEAD_BYTES_MAX: usize = 16 * 1024;
-/// QR images and certificate faces a resolver keeps rendered (each a few KB to ~60 KB).
-pub const IMAGE_CACHE_ENTRIES_MAX: usize = 4096;
+/// QR images and certificate faces a resolver keeps rendered (1–12 KB each, so ≤ ~12 MB).
+pub const IMAGE_CACHE_ENTRIES_MAX: usize = 1024;
 /// Longest request path the router looks at, in bytes.
 pub const REQUEST_PATH_BYTES_MAX: usize = 512;
 /// Time in-flight requests get to finish after SIGTERM/SIGINT before the process exits.

@@ -65,7 +65,8 @@ enum Command {
         data: PathBuf,
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// The scheme and host printed in QR codes (default: http://LISTEN).
+        /// The scheme and host printed in QR images (set it in production; default a
+        /// placeholder, https://permit.fangshan.example).
         #[arg(long)]
         public_url: Option<String>,
     },
@@ -138,7 +139,7 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// The scheme and host printed in the code.
-        #[arg(long, default_value = "https://zwfw.bjfsh.gov.cn")]
+        #[arg(long, default_value = permitd::server::resolver::DEFAULT_PUBLIC_URL)]
         public_url: String,
         #[arg(long)]
         certificate: bool,
@@ -563,7 +564,8 @@ fn run_server(
         .min(permitd::limits::SERVING_THREADS_MAX);
     let listeners = bind_reuseport(listen, cores).with_context(|| format!("binding {listen}"))?;
     let addr = listeners[0].local_addr()?;
-    let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
+    let public_url =
+        public_url.unwrap_or_else(|| permitd::server::resolver::DEFAULT_PUBLIC_URL.to_owned());
     let resolver: Arc<Resolver> =
         Arc::new(Resolver::new(catalog, Clock::System).with_public_url(&public_url));
     // Public keys only: the resolver never opens DIR/keys/signing.key.
@@ -718,7 +720,13 @@ fn demo(data: &Path, listen: SocketAddr, permits: u64) -> anyhow::Result<()> {
         );
         println!("\nPress Ctrl-C to stop.");
     });
-    run_server(data, listen, None, Some(on_ready))
+    // The demo's codes point at the demo itself, so a phone on this machine can follow them.
+    run_server(
+        data,
+        listen,
+        Some(format!("http://{listen}")),
+        Some(on_ready),
+    )
 }
 
 #[derive(Subcommand)]

@@ -56,7 +56,7 @@ pub fn start(
 fn watch(
     resolver: &Resolver<Mmap>,
     data_dir: &Path,
-    mut installed: Option<PathBuf>,
+    installed: Option<PathBuf>,
     stop: &AtomicBool,
 ) {
     // Verifying a new snapshot and recounting the aggregates read the whole file: background
@@ -66,7 +66,13 @@ fn watch(
     if let Err(e) = set_current_thread_priority(ThreadPriority::Min) {
         eprintln!("permitd: the snapshot watcher runs at normal priority: {e:?}");
     }
-    let mut failed: Option<PathBuf> = None;
+    // A file is known by its path and inode: a compaction that only renews attestations
+    // publishes the same sequence under the same name, a new file renamed over the old one.
+    let mut installed = installed.map(|path| {
+        let id = file_id(&path);
+        (path, id)
+    });
+    let mut failed: Option<(PathBuf, Option<(u64, u64)>)> = None;
     let keys_path = crate::trust::seal::public_keys_path(data_dir);
     let mut keys_modified = None;
     while !stop.load(Ordering::Relaxed) {
@@ -81,7 +87,8 @@ fn watch(
             }
         }
         if let Ok(path) = snapshot::current_path(data_dir) {
-            if installed.as_ref() != Some(&path) && failed.as_ref() != Some(&path) {
+            let seen = Some((path.clone(), file_id(&path)));
+            if installed != seen && failed != seen {
                 match SnapshotFile::open(&path)
                     .map_err(|e| e.to_string())
                     .and_then(|f| f.verify().map_err(|e| e.to_string()))
@@ -95,12 +102,12 @@ fn watch(
                             resolver.install(snapshot);
                             resolver.overlay().prune(sequence);
                         }
-                        installed = Some(path);
+                        installed = seen;
                     }
                     Err(why) => {
                         // Keep serving the old one; a corrupt file is never installed.
                         eprintln!("permitd: not installing {}: {why}", path.display());
-                        failed = Some(path);
+                        failed = seen;
                     }
                 }
             }
@@ -109,6 +116,12 @@ fn watch(
         resolver.refresh_aggregates();
         std::thread::sleep(SNAPSHOT_POLL_INTERVAL);
     }
+}
+
+/// The device and inode of the file at `path`, if it exists.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn tail(resolver: &Resolver<Mmap>, data_dir: &Path, stop: &AtomicBool) {

@@ -94,6 +94,10 @@ enum Image {
     Certificate,
 }
 
+/// The scheme and host QR images print when none is configured (`--public-url`): a
+/// placeholder under `.example`, never a real address.
+pub const DEFAULT_PUBLIC_URL: &str = "https://permit.fangshan.example";
+
 /// Where a permit's current state lives: the overlay (changed since the snapshot) or the
 /// snapshot.
 enum Found {
@@ -103,8 +107,9 @@ enum Found {
 
 /// The key set changes only when a key is added.
 const KEYS_CACHE: HeaderValue = HeaderValue::from_static("public, max-age=300");
-/// QR images and certificates of one version never change (a new version has its own).
-const IMAGE_CACHE: HeaderValue = HeaderValue::from_static("public, max-age=86400");
+/// The image URLs name a permit, not a version: a reissue changes what they show, so caches
+/// must ask again (the `ETag` names the version).
+const IMAGE_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
 /// PNG module size: 8 px per module gives a 456-px image for a version-8 code plus quiet zone.
 const QR_PNG_MODULE_PX: u32 = 8;
 
@@ -146,7 +151,7 @@ impl<B: SnapshotBytes> Resolver<B> {
             library: LibraryConfig::fangshan_default(),
             aggregates: ArcSwapOption::empty(),
             keys_body: ArcSwapOption::empty(),
-            public_url: String::from("http://127.0.0.1:8080"),
+            public_url: String::from(DEFAULT_PUBLIC_URL),
             images: dashmap::DashMap::new(),
         }
     }
@@ -675,8 +680,13 @@ impl<B: SnapshotBytes> Resolver<B> {
             Image::QrPng => HeaderValue::from_static("image/png"),
             Image::QrSvg | Image::Certificate => HeaderValue::from_static("image/svg+xml"),
         };
+        let etag = HeaderValue::from_str(&format!("\"{}-v{}\"", number, permit.version()))
+            .unwrap_or(HeaderValue::from_static("\"\""));
         if let Some(body) = self.images.get(&key) {
-            return respond_with(StatusCode::OK, content_type, IMAGE_CACHE, body.clone());
+            let mut response =
+                respond_with(StatusCode::OK, content_type, IMAGE_CACHE, body.clone());
+            response.headers_mut().insert(hyper::header::ETAG, etag);
+            return response;
         }
         let Some(qr) = permit.seal.as_ref().and_then(|s| s.qr.as_ref()) else {
             return error(
@@ -720,7 +730,9 @@ impl<B: SnapshotBytes> Resolver<B> {
             }
         }
         self.images.insert(key, body.clone());
-        respond_with(StatusCode::OK, content_type, IMAGE_CACHE, body)
+        let mut response = respond_with(StatusCode::OK, content_type, IMAGE_CACHE, body);
+        response.headers_mut().insert(hyper::header::ETAG, etag);
+        response
     }
 
     /// The answer for the record at `location`, as the version `scanned` (a QR token's) sees

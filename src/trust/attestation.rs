@@ -149,7 +149,14 @@ impl Attestation {
         let now = now.replace_nanosecond(0).unwrap_or(now);
         let today = Date::in_beijing(now.unix_timestamp());
         let mut valid_until = now + ATTESTATION_LIFETIME;
-        for end in permit.licences.iter().filter_map(|l| l.valid_until) {
+        // Only an end date that changes what this attestation says bounds it: a licence that
+        // already voids the permit stays so past its end date.
+        for end in permit
+            .licences
+            .iter()
+            .filter(|l| !l.state.voids_permit())
+            .filter_map(|l| l.valid_until)
+        {
             if let Some(end) = end_of_day(end) {
                 if end > now && end < valid_until {
                     valid_until = end;

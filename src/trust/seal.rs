@@ -32,10 +32,15 @@ pub const SIGNING_KEY_FILE: &str = "signing.key";
 /// The public key set's file name inside [`KEYS_DIR`]; resolvers serve it.
 pub const PUBLIC_KEYS_FILE: &str = "public.jwks";
 
-/// An attestation older than this is signed again (compaction does it), so one is always
-/// valid for at least `ATTESTATION_LIFETIME − ATTESTATION_RENEW_AGE` (12 hours) after any
-/// compaction, like an OCSP responder refreshing well before `nextUpdate`.
+/// The writer compacts when an attestation reaches this age, so each is renewed at least 12
+/// hours before it expires (`ATTESTATION_LIFETIME` is 24 h), like an OCSP responder refreshing
+/// well before `nextUpdate`.
 pub const ATTESTATION_RENEW_AGE: Duration = Duration::hours(12);
+
+/// What a compaction started for renewal signs again: everything at least this old, so the
+/// next renewal falls due no sooner than 6 hours later (not at once, as it would if attestation
+/// ages are spread out and only those past 12 h were renewed).
+pub const ATTESTATION_RENEW_BATCH_AGE: Duration = Duration::hours(6);
 
 /// The first key of a data directory signs for permits issued since this date: existing permits
 /// are sealed when the directory is first built, and offline verifiers check that the key was
@@ -88,7 +93,20 @@ impl Sealer {
     /// Seals `permit` when it has no seal, or signs its attestation again when older than
     /// [`ATTESTATION_RENEW_AGE`]. Returns whether it signed.
     pub fn renew(&self, permit: &mut Permit, now: OffsetDateTime) -> bool {
-        let due = permit.seal.as_ref().is_none_or(|s| renewal_due(s, now));
+        self.renew_older_than(permit, now, ATTESTATION_RENEW_AGE)
+    }
+
+    /// [`Sealer::renew`] with another age.
+    pub fn renew_older_than(
+        &self,
+        permit: &mut Permit,
+        now: OffsetDateTime,
+        age: Duration,
+    ) -> bool {
+        let due = permit
+            .seal
+            .as_ref()
+            .is_none_or(|s| now.unix_timestamp() - s.attested_at >= age.whole_seconds());
         if due {
             self.seal(permit, now);
         }
@@ -97,6 +115,16 @@ impl Sealer {
 
     /// [`Sealer::renew`] over every permit, on every core. Returns how many were signed.
     pub fn renew_all(&self, permits: &mut [Permit], now: OffsetDateTime) -> usize {
+        self.renew_all_older_than(permits, now, ATTESTATION_RENEW_AGE)
+    }
+
+    /// [`Sealer::renew_all`] with another age.
+    pub fn renew_all_older_than(
+        &self,
+        permits: &mut [Permit],
+        now: OffsetDateTime,
+        age: Duration,
+    ) -> usize {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let chunk = permits.len().div_ceil(threads).max(1);
         std::thread::scope(|scope| {
@@ -106,7 +134,7 @@ impl Sealer {
                     scope.spawn(move || {
                         let mut signed = 0;
                         for permit in chunk {
-                            signed += usize::from(self.renew(permit, now));
+                            signed += usize::from(self.renew_older_than(permit, now, age));
                         }
                         signed
                     })
@@ -148,11 +176,6 @@ impl Sealer {
         let signed = payload.sign(&self.key).ok()?;
         signed.to_text().into_bytes().try_into().ok()
     }
-}
-
-/// Whether `seal`'s attestation should be signed again at `now`.
-pub fn renewal_due(seal: &Seal, now: OffsetDateTime) -> bool {
-    now.unix_timestamp() - seal.attested_at >= ATTESTATION_RENEW_AGE.whole_seconds()
 }
 
 /// When the attestation of `seal` falls due for renewal, Unix seconds.
@@ -263,7 +286,7 @@ pub fn open_signing_key(
         Ok(key) => (key, KeyOrigin::Loaded),
         Err(KeyError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                create_private_dir(dir).map_err(|source| KeyError::Io {
+                create_key_dir(dir).map_err(|source| KeyError::Io {
                     action: "creating the directory of",
                     path: path.clone(),
                     source,
@@ -279,11 +302,13 @@ pub fn open_signing_key(
     Ok((Sealer::new(key), origin))
 }
 
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+/// The key directory is readable by others (0755): resolvers, often another user, read
+/// `public.jwks` there; the private key file itself is 0600 and refused when it is not.
+fn create_key_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
-        .mode(0o700)
+        .mode(0o755)
         .create(dir)
 }
 
@@ -366,6 +391,34 @@ mod tests {
         let mut other_format = text;
         other_format[..2].copy_from_slice(b"AA");
         assert_eq!(payload_head(&other_format), None);
+    }
+
+    #[test]
+    fn an_end_date_bounds_the_attestation_only_while_the_licence_is_in_force() {
+        // A licence in force ending today: the attestation ends with it, at midnight (its state
+        // changes then). A revoked one ending today changes nothing then: 24 hours.
+        use crate::domain::LicenceState;
+        let sealer = Sealer::new(SigningKey::from_seed(&[7; 32]));
+        let now = at(1_780_000_000);
+        let today = Date::in_beijing(now.unix_timestamp());
+        let mut permit = permit();
+        for licence in &mut permit.licences {
+            licence.valid_until = Some(today);
+        }
+        sealer.seal(&mut permit, now);
+        let bounded = permit.seal.clone().unwrap();
+        assert!(bounded.attestation_expires > now.unix_timestamp());
+        assert!(bounded.attestation_expires < now.unix_timestamp() + 86_400);
+        for licence in &mut permit.licences {
+            licence.state = LicenceState::Revoked;
+        }
+        sealer.seal(&mut permit, now);
+        let revoked = permit.seal.unwrap();
+        assert_eq!(
+            revoked.attestation_expires,
+            now.unix_timestamp() + 86_400,
+            "only the lifetime bounds it"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::domain::{Date, Permit};
 use crate::limits::SNAPSHOT_SHARD_PERMITS_MAX;
 use crate::snapshot::build::{publish_runs, BuildStats, Rendering};
 use crate::snapshot::Snapshot;
-use crate::trust::seal::{renewal_at, Sealer};
+use crate::trust::seal::{renewal_at, Sealer, ATTESTATION_RENEW_AGE};
 
 use super::{open_current, Store, StoreError};
 
@@ -60,9 +60,12 @@ pub struct Compaction {
     pub changed: Vec<Permit>,
     pub event_ids: Vec<u128>,
     pub sequence: u64,
-    /// Renews attestations older than [`crate::trust::seal::ATTESTATION_RENEW_AGE`] (and seals
-    /// unsealed permits) while merging.
+    /// Renews attestations older than `renew_age` (and seals unsealed permits) while merging.
     pub sealer: Arc<Sealer>,
+    /// [`ATTESTATION_RENEW_AGE`] by default;
+    /// [`crate::trust::seal::ATTESTATION_RENEW_BATCH_AGE`] for a compaction
+    /// started because renewal fell due.
+    pub renew_age: time::Duration,
 }
 
 impl Compaction {
@@ -81,6 +84,7 @@ impl Compaction {
             event_ids,
             sequence,
             sealer,
+            renew_age: ATTESTATION_RENEW_AGE,
         }
     }
 
@@ -93,6 +97,7 @@ impl Compaction {
             event_ids: store.registry().event_ids().collect(),
             sequence: store.sequence(),
             sealer: store.sealer().clone(),
+            renew_age: ATTESTATION_RENEW_AGE,
         }
     }
 
@@ -115,6 +120,7 @@ impl Compaction {
             mut event_ids,
             sequence,
             sealer,
+            renew_age,
         } = self;
         if let Some(base) = &base {
             event_ids.extend(base.event_ids());
@@ -127,7 +133,7 @@ impl Compaction {
             let Some(mut run) = runs.next_run() else {
                 return Ok(None);
             };
-            renewed += sealer.renew_all(&mut run, now);
+            renewed += sealer.renew_all_older_than(&mut run, now, renew_age);
             let earliest = run
                 .iter()
                 .filter_map(|p| p.seal.as_ref().map(renewal_at))
@@ -362,5 +368,63 @@ mod tests {
             renewed.renewal_at,
             Some(later.unix_timestamp() + ATTESTATION_RENEW_AGE.whole_seconds())
         );
+    }
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::*;
+    use crate::event::{Change, Event, Timestamp, SCHEMA_VERSION};
+    use crate::trust::keys::SigningKey;
+
+    #[test]
+    fn a_version_issued_and_superseded_in_one_group_keeps_its_signed_code() {
+        // permit_issued and permit_reissued in one commit: version 1's code is signed in that
+        // commit, and the superseded entry of version 2 (in its record and in the registry)
+        // carries it, so a scan of version 1 answers "superseded", not "forged".
+        let catalog: &'static Catalog = Box::leak(Box::new(Catalog::embedded().unwrap()));
+        let dir = tempfile::tempdir().unwrap();
+        let sealer = Arc::new(Sealer::new(SigningKey::from_seed(&[6; 32])));
+        let mut store = Store::open(dir.path(), catalog, sealer).unwrap();
+        let mut feed = Vec::new();
+        let options = crate::gen::GenOptions {
+            permits: 1,
+            seed: 9,
+            as_of: Date::from_ymd(2026, 6, 1).unwrap(),
+        };
+        crate::gen::generate(catalog, &options, &mut feed, &mut |_| {}).unwrap();
+        let first_line = feed.split(|&b| b == b'\n').next().unwrap();
+        let issued: Event = serde_json::from_slice(first_line).unwrap();
+        let Change::PermitIssued { permit } = &issued.change else {
+            panic!("the first generated event issues a permit")
+        };
+        let mut next = permit.clone();
+        next.version = 2;
+        next.operator_name.push_str("（更名）");
+        let reissued = Event {
+            schema: SCHEMA_VERSION,
+            id: "reissue-1".into(),
+            at: Timestamp::now(),
+            department: "北京市房山区政务服务局".into(),
+            change: Change::PermitReissued { permit: next },
+        };
+        let number = permit.number;
+        store.submit(issued).unwrap();
+        store.submit(reissued).unwrap();
+        store.commit().unwrap();
+
+        let current = store.registry().get(&number).unwrap().into_owned();
+        assert_eq!(current.version, 2);
+        let v1 = current.superseded_versions[0].qr.expect("version 1's code");
+        assert_eq!(crate::trust::seal::payload_version(&v1), Some(1));
+        let v2 = current.seal.as_ref().and_then(|s| s.qr).unwrap();
+        assert_eq!(crate::trust::seal::payload_version(&v2), Some(2));
+
+        // The log says the same: replayed, the store holds version 1's code too.
+        drop(store);
+        let sealer = Arc::new(Sealer::new(SigningKey::from_seed(&[6; 32])));
+        let reopened = Store::open(dir.path(), catalog, sealer).unwrap();
+        let replayed = reopened.registry().get(&number).unwrap().into_owned();
+        assert_eq!(replayed.superseded_versions[0].qr, Some(v1));
     }
 }

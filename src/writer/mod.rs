@@ -385,11 +385,26 @@ impl Store {
         self.sealer
             .seal_all(&mut permits, time::OffsetDateTime::now_utc());
         drop(permits);
+        // A version issued and superseded within this group: its code was signed here, after
+        // the later states were taken, so they learn it from here.
+        let mut signed_here = std::collections::HashMap::new();
         for p in &mut pending {
+            let key = p.permit.number.key();
+            if let Some(qr) = p.permit.seal.as_ref().and_then(|s| s.qr) {
+                signed_here.insert((key, p.permit.version), qr);
+            }
+            for old in &mut p.permit.superseded_versions {
+                if old.qr.is_none() {
+                    old.qr = signed_here.get(&(key, old.version)).copied();
+                }
+            }
             // The registry's state is the last event's: it keeps that event's seal.
             if let Some(current) = self.registry.changed_mut(&p.permit.number) {
                 if current.sequence == p.sequence {
                     current.seal.clone_from(&p.permit.seal);
+                    current
+                        .superseded_versions
+                        .clone_from(&p.permit.superseded_versions);
                 }
             }
             if p.issued {

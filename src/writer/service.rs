@@ -413,7 +413,7 @@ fn commit_loop(
             }
         }
         if building.is_none() && (due || !compact_waiting.is_empty()) {
-            building = Some(start_compaction(&store, now));
+            building = Some(start_compaction(&store, now, renewal));
         }
 
         let first = match jobs.recv_timeout(IDLE_TICK) {
@@ -465,7 +465,7 @@ fn commit_loop(
             let _ = reply.send(Ok(report));
         }
         if building.is_none() && !compact_waiting.is_empty() && store.events_since_snapshot() > 0 {
-            building = Some(start_compaction(&store, Date::today_in_beijing()));
+            building = Some(start_compaction(&store, Date::today_in_beijing(), false));
         }
     }
     // Stopping: a compaction in flight finishes (its file is complete or not published).
@@ -478,8 +478,13 @@ fn commit_loop(
 fn start_compaction(
     store: &Store,
     today: Date,
+    renewal: bool,
 ) -> std::thread::JoinHandle<Result<Compacted, StoreError>> {
-    let compaction = Compaction::take(store);
+    let mut compaction = Compaction::take(store);
+    if renewal {
+        // Renew a batch (everything past 6 h), so the next renewal is hours away.
+        compaction.renew_age = crate::trust::seal::ATTESTATION_RENEW_BATCH_AGE;
+    }
     let catalog = store.catalog();
     std::thread::Builder::new()
         .name("permitd-compact".into())

@@ -182,7 +182,14 @@ fn the_served_png_decodes_to_the_exact_url_and_it_verifies() {
     let png_path = dir.path().join("qr.png");
     std::fs::write(&png_path, &png.bytes).unwrap();
     let url = zbarimg(&png_path);
-    assert_eq!(url, payload(permit).to_url("http://127.0.0.1:8080"));
+    assert_eq!(
+        url,
+        payload(permit).to_url(permitd::server::resolver::DEFAULT_PUBLIC_URL)
+    );
+    assert!(
+        url.starts_with("HTTPS://PERMIT.FANGSHAN.EXAMPLE/Q/"),
+        "{url}"
+    );
 
     let keys_path = dir.path().join("keys.jwks");
     std::fs::write(&keys_path, test_keys().to_jwks()).unwrap();

@@ -727,3 +727,21 @@ fn keys_rotate_without_breaking_printed_codes() {
     assert_eq!(verified.status.code(), Some(0), "{text}");
     assert!(text.contains(&old_kid), "{text}");
 }
+
+#[test]
+fn a_snapshot_republished_at_the_same_sequence_is_installed() {
+    // A compaction that only renews attestations publishes the same sequence under the same
+    // file name (a new file renamed over it): the resolver installs it all the same.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (permits, _) = crate::support::generated_permits(20, 3);
+    permitd::snapshot::publish(&data, &permits[..10], 5).unwrap();
+    let resolver = resolver(&data);
+    let later = permits[15].number.to_string();
+    assert_eq!(get(&resolver, &format!("/v1/permits/{later}")).0, 404);
+    permitd::snapshot::publish(&data, &permits, 5).unwrap();
+    eventually(
+        || get(&resolver, &format!("/v1/permits/{later}")).0 == 200,
+        "the snapshot republished at sequence 5",
+    );
+}
