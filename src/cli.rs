@@ -75,8 +75,8 @@ pub fn stop_on_signal(stop: tokio::sync::watch::Sender<bool>) -> std::io::Result
 /// `DIR/keys/public.jwks`, which resolvers serve.
 pub fn sealer(data: &Path, signing_key: Option<&Path>) -> anyhow::Result<Arc<Sealer>> {
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
-    let (sealer, origin) = open_signing_key(data, signing_key, Date::today_in_beijing())
-        .context("opening the signing key")?;
+    let (sealer, origin) =
+        open_signing_key(data, signing_key).context("opening the signing key")?;
     if origin == KeyOrigin::Created {
         let path = signing_key.map_or_else(|| default_signing_key_path(data), Path::to_owned);
         eprintln!(

@@ -153,7 +153,8 @@ enum KeysCommand {
     Gen {
         #[arg(long)]
         out: PathBuf,
-        /// The first issue date the key may sign for (default: today in Beijing).
+        /// The first issue date the key may sign for (default 2020-01-01: a key seals versions
+        /// issued before it existed, e.g. every permit after a rotation).
         #[arg(long, value_parser = parse_date)]
         not_before: Option<Date>,
     },
@@ -322,7 +323,10 @@ fn main() -> ExitCode {
         } => run_server(&data, listen, public_url, None),
         Command::Keys {
             command: KeysCommand::Gen { out, not_before },
-        } => cli::keys_gen(&out, not_before.unwrap_or_else(Date::today_in_beijing)),
+        } => cli::keys_gen(
+            &out,
+            not_before.unwrap_or_else(permitd::trust::seal::first_key_not_before),
+        ),
         Command::Verify {
             what: VerifyCommand::Qr { payload, keys },
         } => return cli::verify_qr(&payload, &keys),

@@ -42,10 +42,10 @@ pub const ATTESTATION_RENEW_AGE: Duration = Duration::hours(12);
 /// ages are spread out and only those past 12 h were renewed).
 pub const ATTESTATION_RENEW_BATCH_AGE: Duration = Duration::hours(6);
 
-/// The first key of a data directory signs for permits issued since this date: existing permits
-/// are sealed when the directory is first built, and offline verifiers check that the key was
-/// valid on a code's issue date. Keys added later (rotation) are valid from the day they were
-/// added.
+/// The issue dates a key signs for start here unless its `keys gen` key set says otherwise:
+/// offline verifiers check that the key was valid on a code's issue date, and a key seals
+/// versions issued before it existed (the register when a directory is first built, a feed that
+/// arrives days after its 制证日期, every permit again after a rotation).
 pub fn first_key_not_before() -> Date {
     Date::from_ymd(2020, 1, 1).expect("a valid date")
 }
@@ -270,8 +270,9 @@ pub enum KeyOrigin {
 
 /// The signing key of the data directory `data_dir`: the file `path` (default
 /// `DIR/keys/signing.key`) loaded, or generated and saved with mode 0600 when it does not exist.
-/// Its public key is added to `DIR/keys/public.jwks` (valid from [`first_key_not_before`] when it
-/// is the first, else from `today`) before anything is signed with it.
+/// Its public key is added to `DIR/keys/public.jwks` before anything is signed with it, valid
+/// from the `permitd:not_before` of the key set `keys gen` wrote beside it (`FILE.jwks`) when
+/// there is one, else from [`first_key_not_before`].
 ///
 /// # Errors
 /// When the key file exists but is unreadable, too open (mode) or not a key, or the public key
@@ -279,7 +280,6 @@ pub enum KeyOrigin {
 pub fn open_signing_key(
     data_dir: &Path,
     path: Option<&Path>,
-    today: Date,
 ) -> Result<(Sealer, KeyOrigin), SealError> {
     let path = path.map_or_else(|| default_signing_key_path(data_dir), Path::to_owned);
     let (key, origin) = match SigningKey::load(&path) {
@@ -298,7 +298,7 @@ pub fn open_signing_key(
         }
         Err(e) => return Err(e.into()),
     };
-    publish_public_key(data_dir, &key, today)?;
+    publish_public_key(data_dir, &key, &path)?;
     Ok((Sealer::new(key), origin))
 }
 
@@ -313,7 +313,7 @@ fn create_key_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Adds `key`'s public half to the data directory's key set unless it is there.
-fn publish_public_key(data_dir: &Path, key: &SigningKey, today: Date) -> Result<(), SealError> {
+fn publish_public_key(data_dir: &Path, key: &SigningKey, key_path: &Path) -> Result<(), SealError> {
     let path = public_keys_path(data_dir);
     let fail = |why: String| SealError::PublicKeys {
         path: path.clone(),
@@ -323,11 +323,13 @@ fn publish_public_key(data_dir: &Path, key: &SigningKey, today: Date) -> Result<
     if set.get(key.kid()).is_some() {
         return Ok(());
     }
-    let not_before = if set.is_empty() {
-        first_key_not_before()
-    } else {
-        today
-    };
+    let mut sibling = key_path.as_os_str().to_owned();
+    sibling.push(".jwks");
+    let not_before = read_bounded(Path::new(&sibling))
+        .ok()
+        .and_then(|text| PublicKeySet::from_jwks(&text).ok())
+        .and_then(|own| own.get(key.kid()).map(PublicKey::not_before))
+        .unwrap_or_else(first_key_not_before);
     let public =
         PublicKey::new(key.verifying_key(), not_before, None).map_err(|e| fail(e.to_string()))?;
     set.insert(public).map_err(|e| fail(e.to_string()))?;
@@ -439,8 +441,7 @@ mod tests {
     fn the_first_key_is_created_private_and_published() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let today = Date::from_ymd(2026, 12, 3).unwrap();
-        let (sealer, origin) = open_signing_key(dir.path(), None, today).unwrap();
+        let (sealer, origin) = open_signing_key(dir.path(), None).unwrap();
         assert_eq!(origin, KeyOrigin::Created);
         let key_path = default_signing_key_path(dir.path());
         let mode = std::fs::metadata(&key_path).unwrap().permissions().mode();
@@ -450,17 +451,24 @@ mod tests {
         assert_eq!(public.not_before(), first_key_not_before());
 
         // Opened again: the same key, the set unchanged.
-        let (again, origin) = open_signing_key(dir.path(), None, today).unwrap();
+        let (again, origin) = open_signing_key(dir.path(), None).unwrap();
         assert_eq!((again.kid(), origin), (sealer.kid(), KeyOrigin::Loaded));
         assert_eq!(read_public_keys(dir.path()).unwrap().unwrap().len(), 1);
 
-        // A rotated key joins the set from today; the old one stays.
+        // A rotated key joins the set, valid from the date its own key set names; the old one
+        // stays.
         let other = dir.path().join("other.key");
-        SigningKey::from_seed(&[9; 32]).save(&other).unwrap();
-        let (rotated, _) = open_signing_key(dir.path(), Some(&other), today).unwrap();
+        let next = SigningKey::from_seed(&[9; 32]);
+        next.save(&other).unwrap();
+        let from = Date::from_ymd(2026, 12, 3).unwrap();
+        let mut own = PublicKeySet::new();
+        own.insert(PublicKey::new(next.verifying_key(), from, None).unwrap())
+            .unwrap();
+        std::fs::write(dir.path().join("other.key.jwks"), own.to_jwks()).unwrap();
+        let (rotated, _) = open_signing_key(dir.path(), Some(&other)).unwrap();
         let set = read_public_keys(dir.path()).unwrap().unwrap();
         assert_eq!(set.len(), 2);
-        assert_eq!(set.get(rotated.kid()).unwrap().not_before(), today);
+        assert_eq!(set.get(rotated.kid()).unwrap().not_before(), from);
         assert!(set.get(sealer.kid()).is_some());
     }
 }
