@@ -825,7 +825,9 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn visibility(permits: usize, probes: usize) {
     let dir = fresh_dir("visibility");
     let store = Store::open(dir.path(), catalog(), bench_sealer()).expect("a fresh store");
-    let installed = snapshot::current_path(dir.path()).expect("Store::open publishes CURRENT");
+    let installed = follow::FileIdentity::of(
+        &snapshot::current_path(dir.path()).expect("Store::open publishes CURRENT"),
+    );
     let snapshot = writer::open_current(dir.path())
         .expect("the snapshot verifies")
         .expect("Store::open publishes one");

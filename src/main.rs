@@ -561,6 +561,7 @@ fn run_server(
     let catalog = Catalog::embedded().context("loading the catalogue")?;
     let path = snapshot::current_path(data)
         .with_context(|| format!("reading {}/CURRENT", data.display()))?;
+    let identity = permitd::server::follow::FileIdentity::of(&path);
     let file = SnapshotFile::open(&path)?;
     // One serving thread per core this process may run on (taskset narrows it).
     let cores = std::thread::available_parallelism()
@@ -604,7 +605,7 @@ fn run_server(
                 if let Err(e) = permitd::server::follow::start(
                     loader.clone(),
                     &data_dir,
-                    Some(path.clone()),
+                    Some(identity),
                     follow_stop,
                 ) {
                     eprintln!("permitd: cannot follow {}: {e}", data_dir.display());

@@ -30,12 +30,31 @@ pub const SNAPSHOT_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Records the tailer reads per pass.
 const TAIL_BATCH_RECORDS: usize = 4096;
 
+/// A snapshot file as a resolver knows it: its path and the inode found there when it was
+/// opened (a renewal-only compaction puts a new file under the same name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileIdentity {
+    path: PathBuf,
+    id: Option<(u64, u64)>,
+}
+
+impl FileIdentity {
+    /// The file at `path` now: take it *before* opening the file, so that a replacement in
+    /// between is seen as new (and verified once more) rather than missed.
+    pub fn of(path: &Path) -> FileIdentity {
+        FileIdentity {
+            path: path.to_owned(),
+            id: file_id(path),
+        }
+    }
+}
+
 /// Starts the tailer and the watcher for `data_dir`. They stop when `stop` turns true.
 /// `installed` is the snapshot file the resolver was started on, if any (not verified twice).
 pub fn start(
     resolver: Arc<Resolver<Mmap>>,
     data_dir: &Path,
-    installed: Option<PathBuf>,
+    installed: Option<FileIdentity>,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
     let watcher = {
@@ -56,7 +75,7 @@ pub fn start(
 fn watch(
     resolver: &Resolver<Mmap>,
     data_dir: &Path,
-    installed: Option<PathBuf>,
+    mut installed: Option<FileIdentity>,
     stop: &AtomicBool,
 ) {
     // Verifying a new snapshot and recounting the aggregates read the whole file: background
@@ -68,11 +87,7 @@ fn watch(
     }
     // A file is known by its path and inode: a compaction that only renews attestations
     // publishes the same sequence under the same name, a new file renamed over the old one.
-    let mut installed = installed.map(|path| {
-        let id = file_id(&path);
-        (path, id)
-    });
-    let mut failed: Option<(PathBuf, Option<(u64, u64)>)> = None;
+    let mut failed: Option<FileIdentity> = None;
     let keys_path = crate::trust::seal::public_keys_path(data_dir);
     let mut keys_modified = None;
     while !stop.load(Ordering::Relaxed) {
@@ -87,7 +102,7 @@ fn watch(
             }
         }
         if let Ok(path) = snapshot::current_path(data_dir) {
-            let seen = Some((path.clone(), file_id(&path)));
+            let seen = Some(FileIdentity::of(&path));
             if installed != seen && failed != seen {
                 match SnapshotFile::open(&path)
                     .map_err(|e| e.to_string())
