@@ -600,29 +600,7 @@ impl<B: SnapshotBytes> Resolver<B> {
     /// `GET /v1/permits/{number}/attestation`: the JWS the writer signed for the permit's
     /// current state, as stored. An expired one is not served (503): the writer renews them.
     fn attestation(&self, text: &str) -> Response<Body> {
-        let guard = self.snapshot.load();
-        let Some(snapshot) = guard.as_deref() else {
-            return not_ready();
-        };
-        let number = match PermitNumber::parse(text) {
-            Ok(n) => n,
-            Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_number", &e.to_string()),
-        };
-        let Some(found) = self.find(snapshot, &number) else {
-            return error(
-                StatusCode::NOT_FOUND,
-                "permit_not_found",
-                &format!("no permit {number} is on record"),
-            );
-        };
-        let body = {
-            let permit = match &found {
-                Found::Overlay(entry) => entry.permit(),
-                Found::Snapshot(location) => match snapshot.record(*location) {
-                    Some(permit) => permit,
-                    None => return internal(),
-                },
-            };
+        self.with_current(text, |number, permit| {
             let Some(seal) = permit.seal.as_ref() else {
                 return error(
                     StatusCode::NOT_FOUND,
@@ -645,14 +623,19 @@ impl<B: SnapshotBytes> Resolver<B> {
                     .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("60"));
                 return response;
             }
-            Bytes::copy_from_slice(seal.attestation.as_bytes())
-        };
-        const JOSE: HeaderValue = HeaderValue::from_static("application/jose");
-        respond_with(StatusCode::OK, JOSE, NO_STORE, body)
+            let body = Bytes::copy_from_slice(seal.attestation.as_bytes());
+            const JOSE: HeaderValue = HeaderValue::from_static("application/jose");
+            respond_with(StatusCode::OK, JOSE, NO_STORE, body)
+        })
     }
 
-    /// A permit's QR image or certificate face, rendered once per version and kept.
-    fn image(&self, text: &str, kind: Image) -> Response<Body> {
+    /// Calls `answer` with the current record of the permit `text` names (overlay, then
+    /// snapshot), or answers not ready, malformed (400) or not found (404) itself.
+    fn with_current(
+        &self,
+        text: &str,
+        answer: impl FnOnce(PermitNumber, &ArchivedPermit) -> Response<Body>,
+    ) -> Response<Body> {
         let guard = self.snapshot.load();
         let Some(snapshot) = guard.as_deref() else {
             return not_ready();
@@ -661,20 +644,36 @@ impl<B: SnapshotBytes> Resolver<B> {
             Ok(n) => n,
             Err(e) => return error(StatusCode::BAD_REQUEST, "malformed_number", &e.to_string()),
         };
-        let Some(found) = self.find(snapshot, &number) else {
-            return error(
+        let found = self.find(snapshot, &number);
+        let permit = match &found {
+            Some(Found::Overlay(entry)) => Some(entry.permit()),
+            Some(Found::Snapshot(location)) => match snapshot.record(*location) {
+                Some(permit) => Some(permit),
+                None => return internal(),
+            },
+            None => None,
+        };
+        match permit {
+            Some(permit) => answer(number, permit),
+            None => error(
                 StatusCode::NOT_FOUND,
                 "permit_not_found",
                 &format!("no permit {number} is on record"),
-            );
-        };
-        let permit = match &found {
-            Found::Overlay(entry) => entry.permit(),
-            Found::Snapshot(location) => match snapshot.record(*location) {
-                Some(permit) => permit,
-                None => return internal(),
-            },
-        };
+            ),
+        }
+    }
+
+    /// A permit's QR image or certificate face, rendered once per version and kept.
+    fn image(&self, text: &str, kind: Image) -> Response<Body> {
+        self.with_current(text, |number, permit| self.image_of(number, permit, kind))
+    }
+
+    fn image_of(
+        &self,
+        number: PermitNumber,
+        permit: &ArchivedPermit,
+        kind: Image,
+    ) -> Response<Body> {
         let key = (number.key(), permit.version(), kind);
         let content_type = match kind {
             Image::QrPng => HeaderValue::from_static("image/png"),
