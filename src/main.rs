@@ -510,6 +510,32 @@ fn verify(data: &Path) -> anyhow::Result<()> {
         snapshot.shard_count(),
         verified.elapsed()
     );
+    // The seals: how many permits the writer signed for, and when the attestations fall due.
+    let (mut sealed, mut oldest, mut first_expiry) = (0u64, i64::MAX, i64::MAX);
+    for permit in snapshot.iter() {
+        if let Some(seal) = permit.seal.as_ref() {
+            sealed += 1;
+            oldest = oldest.min(seal.attested_at.to_native());
+            first_expiry = first_expiry.min(seal.attestation_expires.to_native());
+        }
+    }
+    let at = |unix: i64| {
+        permitd::event::Timestamp {
+            unix_ms: unix * 1000,
+        }
+        .to_rfc3339()
+    };
+    if sealed == 0 {
+        println!("seals: none (no writer or `snapshot build` has signed these permits)");
+    } else {
+        println!(
+            "seals: {sealed} of {} permits; oldest attestation {}, renewal due {}, first expiry {}",
+            snapshot.len(),
+            at(oldest),
+            at(oldest + permitd::trust::seal::ATTESTATION_RENEW_AGE.whole_seconds()),
+            at(first_expiry)
+        );
+    }
     Ok(())
 }
 

@@ -106,6 +106,11 @@ fn gen_is_deterministic_and_builds_a_verifiable_snapshot() {
     let data = dir.path().join("data");
     let verify = permitd(&["snapshot", "verify", "--data", data.to_str().unwrap()]);
     assert!(verify.status.success(), "{}", stderr(&verify));
+    // snapshot build sealed every permit with the key it created in DIR/keys.
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert!(said.contains("seals: 2000 of 2000 permits"), "{said}");
+    assert!(data.join("keys").join("signing.key").is_file());
+    assert!(data.join("keys").join("public.jwks").is_file());
     let inspect = permitd(&["snapshot", "inspect", "--data", data.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&inspect.stdout).contains("permits: 2000"));
 
