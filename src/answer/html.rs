@@ -49,7 +49,8 @@ dl{margin:0;display:grid;grid-template-columns:6.2em 1fr;gap:.2rem .6rem}dt{colo
 .s-cancelled,.s-revoked,.s-withdrawn,.s-lapsed{background:#b3261e}.s-cancelled:before,.s-revoked:before,.s-withdrawn:before,.s-lapsed:before{content:'\\2715  '}\
 .tag{display:inline-block;margin-left:.4rem;padding:0 .4rem;border:1px solid #975a00;border-radius:.3rem;color:#7a4800;font-size:.85rem}\
 .r{margin:.4rem 0 0;padding:.4rem .6rem;background:#f1f3f6;border-radius:.3rem;font-size:.9rem}\
-p{margin:.3rem 0}ul{margin:0;padding-left:1.2rem}footer{padding:.5rem 1rem 2rem;color:#555;font-size:.85rem}";
+p{margin:.3rem 0}ul{margin:0;padding-left:1.2rem}footer{padding:.5rem 1rem 2rem;color:#555;font-size:.85rem}\
+.seal{border:3px solid #1a7f37;background:#f2fbf4}.seal h2{color:#14692d}";
 
 /// `text`, HTML-escaped when displayed: record values are data, never markup.
 struct Escaped<'a>(&'a str);
@@ -113,6 +114,22 @@ fn field(out: &mut String, label: &str, value: &str) {
         Escaped(label),
         Escaped(value)
     );
+}
+
+/// The page for a scan of a signed city code that equals the one the writer issued: the
+/// permit's page, with the anti-counterfeit check (防伪核验) stated under the banner.
+pub fn signed_permit_page(view: &PermitView<'_>, kid: &str) -> String {
+    let mut page = permit_page(view);
+    let note = format!(
+        "<section class=\"seal\" id=\"seal\"><h2>防伪核验</h2><p>二维码内容与房山区签发的记录一致，\
+         是真实的综合许可凭证二维码（签名密钥 {}）。凭证当前是否有效，以上方核验结果为准。</p></section>",
+        Escaped(kid)
+    );
+    // First in <main>, right under the banner.
+    if let Some(at) = page.find("<main>") {
+        page.insert_str(at + "<main>".len(), &note);
+    }
+    page
 }
 
 /// The page for a permit.

@@ -530,19 +530,44 @@ impl<B: SnapshotBytes> Resolver<B> {
                 if issued_payload(entry.permit(), version)
                     .is_some_and(|issued| matches_scan(issued, text.as_bytes()))
                 {
-                    return self.answer_entry(&entry, Some(version), html);
+                    if html {
+                        return self.signed_page(entry.permit(), version, entry.sequence, text);
+                    }
+                    return self.answer_entry(&entry, Some(version), false);
                 }
             } else if let Some(location) = snapshot.locate_key(key) {
-                let genuine = snapshot.record(location).is_some_and(|permit| {
+                let genuine = snapshot.record(location).filter(|permit| {
                     issued_payload(permit, version)
                         .is_some_and(|issued| matches_scan(issued, text.as_bytes()))
                 });
-                if genuine {
-                    return self.answer(snapshot, location, Some(version), html);
+                if let Some(permit) = genuine {
+                    if html {
+                        let sequence = snapshot.header().sequence;
+                        return self.signed_page(permit, version, sequence, text);
+                    }
+                    return self.answer(snapshot, location, Some(version), false);
                 }
             }
         }
         self.refused_scan(snapshot, text, html)
+    }
+
+    /// The citizen page for a genuine signed scan: the permit's page with the anti-counterfeit
+    /// check stated (防伪核验).
+    fn signed_page(
+        &self,
+        permit: &ArchivedPermit,
+        version: u32,
+        sequence: u64,
+        text: &str,
+    ) -> Response<Body> {
+        let scanned = Some(version).filter(|&v| v != permit.version());
+        let view = PermitView::new(permit, scanned, &self.catalog, self.clock.today(), sequence);
+        let kid = SignedQr::decode_text(text)
+            .map(|qr| qr.payload().kid().to_string())
+            .unwrap_or_default();
+        let page = html::signed_permit_page(&view, &kid);
+        respond_with(StatusCode::OK, HTML, NO_STORE, Bytes::from(page))
     }
 
     /// Why a signed scan is not genuine, decoded and checked in full.

@@ -271,6 +271,27 @@ fn check_self_contained(dom: &str) {
 }
 
 #[test]
+fn a_printed_signed_code_scanned_in_chromium_says_valid_and_genuine() {
+    // The URL exactly as printed (HTTP://HOST/Q/<payload>, upper case): 有效, and the
+    // anti-counterfeit check under the banner; the screenshot is kept as signed.png.
+    let server = TestServer::start(200);
+    let permit = server.find("valid");
+    let text = permit.seal.as_ref().and_then(|s| s.qr.as_ref()).unwrap();
+    let printed = permitd::trust::seal::stored_payload(text)
+        .unwrap()
+        .to_url(&format!("http://{}", server.addr));
+    let dom = rendered_dom(&printed);
+    let (code, words) = banner(&dom);
+    assert_eq!(code, "valid", "{words}");
+    let shown = visible_text(&dom);
+    assert!(shown.contains("防伪核验"), "{shown}");
+    let kid = crate::support::test_key().kid().to_string();
+    assert!(shown.contains(&kid), "key {kid} named: {shown}");
+    assert!(shown.contains(permit.operator_name.as_str()));
+    screenshot(&printed, "signed");
+}
+
+#[test]
 fn a_valid_permit_scanned_in_chromium_says_valid_and_lists_every_licence() {
     // A phone browser opening /q/{number} of a valid permit shows 有效, the face and each licence
     // with its department and remedies; the screenshot is kept as valid.png.

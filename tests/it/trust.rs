@@ -46,6 +46,15 @@ fn a_printed_code_scans_as_genuine_in_either_case() {
     let page = get(&server.url(path), Some("text/html"));
     assert_eq!(page.status, 200);
     assert!(page.body.contains("有效"));
+    // The page says the code itself was checked, and by which key.
+    assert!(page.body.contains("id=\"seal\"") && page.body.contains("防伪核验"));
+    assert!(page.body.contains(&test_key().kid().to_string()));
+    // A scan by number is not a check of a printed code: no such note.
+    let by_number = get(
+        &server.url(&format!("/q/{}", permit.number)),
+        Some("text/html"),
+    );
+    assert!(!by_number.body.contains("防伪核验"));
 }
 
 #[test]
