@@ -412,11 +412,7 @@ impl<B: SnapshotBytes> Resolver<B> {
         }
         match snapshot.locate(&number) {
             Some(location) => self.answer(snapshot, location, None, false),
-            None => error(
-                StatusCode::NOT_FOUND,
-                "permit_not_found",
-                &format!("no permit {number} is on record"),
-            ),
+            None => not_on_record(&number),
         }
     }
 
@@ -448,16 +444,7 @@ impl<B: SnapshotBytes> Resolver<B> {
                     }
                     return match snapshot.locate(&number) {
                         Some(location) => self.answer(snapshot, location, None, html),
-                        None => with_page(
-                            error(
-                                StatusCode::NOT_FOUND,
-                                "permit_not_found",
-                                &format!("no permit {number} is on record"),
-                            ),
-                            html,
-                            "查无此证",
-                            "未查询到该综合许可凭证，请核对或联系房山区政务服务局。",
-                        ),
+                        None => not_on_record_page(&number, html),
                     };
                 }
                 // A token can look like a number by chance: try it before refusing.
@@ -477,15 +464,13 @@ impl<B: SnapshotBytes> Resolver<B> {
             }
         }
         let Some(token) = Token::decode(text) else {
-            return with_page(
+            return unreadable_page(
                 error(
                     StatusCode::BAD_REQUEST,
                     "malformed_token",
                     "the QR token is neither a permit number nor a 16-character base32 token",
                 ),
                 html,
-                "无法验证",
-                "二维码内容无法识别，可能已损坏或被篡改。",
             );
         };
         let covered = snapshot.header().sequence;
@@ -577,27 +562,16 @@ impl<B: SnapshotBytes> Resolver<B> {
         let signed = match SignedQr::decode_text(text) {
             Ok(signed) => signed,
             Err(e) => {
-                return with_page(
+                return unreadable_page(
                     error(StatusCode::BAD_REQUEST, "malformed_qr", &e.to_string()),
                     html,
-                    "无法验证",
-                    "二维码内容无法识别，可能已损坏或被篡改。",
                 )
             }
         };
         let number = signed.payload().number();
         let version = signed.payload().version();
         if self.find(snapshot, &number).is_none() {
-            return with_page(
-                error(
-                    StatusCode::NOT_FOUND,
-                    "permit_not_found",
-                    &format!("no permit {number} is on record"),
-                ),
-                html,
-                "查无此证",
-                "未查询到该综合许可凭证，请核对或联系房山区政务服务局。",
-            );
+            return not_on_record_page(&number, html);
         }
         with_page(
             error(
@@ -680,11 +654,7 @@ impl<B: SnapshotBytes> Resolver<B> {
         };
         match permit {
             Some(permit) => answer(number, permit),
-            None => error(
-                StatusCode::NOT_FOUND,
-                "permit_not_found",
-                &format!("no permit {number} is on record"),
-            ),
+            None => not_on_record(&number),
         }
     }
 
@@ -970,6 +940,35 @@ fn respond_with(
     headers.insert(CONTENT_TYPE, content_type);
     headers.insert(CACHE_CONTROL, cache);
     response
+}
+
+/// 404 for a well-formed permit number that is not on record.
+fn not_on_record(number: &PermitNumber) -> Response<Body> {
+    error(
+        StatusCode::NOT_FOUND,
+        "permit_not_found",
+        &format!("no permit {number} is on record"),
+    )
+}
+
+/// [`not_on_record`] for a scan: the 查无此证 page when the client wants HTML.
+fn not_on_record_page(number: &PermitNumber, html: bool) -> Response<Body> {
+    with_page(
+        not_on_record(number),
+        html,
+        "查无此证",
+        "未查询到该综合许可凭证，请核对或联系房山区政务服务局。",
+    )
+}
+
+/// A scanned code that cannot be read: `response` (a 400), or the 无法验证 page.
+fn unreadable_page(response: Response<Body>, html: bool) -> Response<Body> {
+    with_page(
+        response,
+        html,
+        "无法验证",
+        "二维码内容无法识别，可能已损坏或被篡改。",
+    )
 }
 
 fn internal() -> Response<Body> {
