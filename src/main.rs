@@ -532,7 +532,7 @@ fn verify(data: &Path) -> anyhow::Result<()> {
             "seals: {sealed} of {} permits; oldest attestation {}, renewal due {}, first expiry {}",
             snapshot.len(),
             at(oldest),
-            at(oldest + permitd::trust::seal::ATTESTATION_RENEW_AGE.whole_seconds()),
+            at(permitd::trust::seal::renewal_at(oldest)),
             at(first_expiry)
         );
     }

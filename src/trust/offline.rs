@@ -425,18 +425,7 @@ fn write_payload(f: &mut fmt::Formatter<'_>, p: &QrPayload) -> fmt::Result {
         p.uscc(),
         p.issued_on()
     )?;
-    let mut any = false;
-    for id in p.items() {
-        if any {
-            f.write_str(", ")?;
-        }
-        any = true;
-        write_licence_type(f, id)?;
-    }
-    if !any {
-        f.write_str("none")?;
-    }
-    Ok(())
+    p.write_items(f, catalog())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -796,41 +785,7 @@ mod tests {
     use crate::trust::keys::{SigningKey, KID_BYTES};
     use crate::trust::payload::UNSIGNED_BYTES;
     // The restaurant of `docs/qr.md`: L05 and L07 licensed, L08 未许可, issued 2026-01-05.
-    use crate::trust::tests::example_permit;
-
-    /// RFC 8032 §7.1 TEST 1, the key of the worked example in `docs/qr.md`.
-    const EXAMPLE_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
-    const VECTOR_PATH: &str = "tests/vectors/qr-v1.json";
-
-    fn d(text: &str) -> Date {
-        Date::parse(text).unwrap()
-    }
-
-    fn at(text: &str) -> OffsetDateTime {
-        OffsetDateTime::parse(text, &Rfc3339).unwrap()
-    }
-
-    fn example_key() -> SigningKey {
-        let seed: [u8; 32] = HEXLOWER
-            .decode(EXAMPLE_SEED.as_bytes())
-            .unwrap()
-            .try_into()
-            .unwrap();
-        SigningKey::from_seed(&seed)
-    }
-
-    fn other_key() -> SigningKey {
-        SigningKey::from_seed(&[7; 32])
-    }
-
-    fn set_of(keys: &[(&SigningKey, &str, Option<&str>)]) -> PublicKeySet {
-        let mut set = PublicKeySet::new();
-        for (key, not_before, not_after) in keys {
-            let public = PublicKey::new(key.verifying_key(), d(not_before), not_after.map(d));
-            set.insert(public.unwrap()).unwrap();
-        }
-        set
-    }
+    use crate::trust::tests::{at, d, example_key, example_permit, other_key, set_of, VECTOR_PATH};
 
     /// The example key valid 2026-01-01 to 2027-12-31, and another key valid from 2020.
     fn two_keys() -> PublicKeySet {

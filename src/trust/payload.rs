@@ -288,6 +288,27 @@ impl QrPayload {
             .map(LicenceTypeId)
     }
 
+    /// The licensed items as `L05 食品经营许可证, L07 …` (names from `catalog`; a type it lacks
+    /// is said so), or `none`.
+    pub fn write_items(&self, out: &mut impl fmt::Write, catalog: Option<&Catalog>) -> fmt::Result {
+        let mut any = false;
+        for id in self.items() {
+            if any {
+                out.write_str(", ")?;
+            }
+            any = true;
+            match catalog.map(|c| c.licence_type(id)) {
+                Some(Some(t)) => write!(out, "{id} {}", t.name)?,
+                Some(None) => write!(out, "{id} (not in this catalogue)")?,
+                None => write!(out, "{id}")?,
+            }
+        }
+        if !any {
+            out.write_str("none")?;
+        }
+        Ok(())
+    }
+
     pub fn face_hash(&self) -> &[u8; FACE_HASH_BYTES] {
         &self.face_hash
     }
@@ -535,20 +556,7 @@ impl fmt::Display for Explanation<'_> {
             p.version,
             p.uscc
         )?;
-        let mut any = false;
-        for id in p.items() {
-            if any {
-                f.write_str(", ")?;
-            }
-            any = true;
-            match self.catalog.licence_type(id) {
-                Some(t) => write!(f, "{id} {}", t.name)?,
-                None => write!(f, "{id} (not in this catalogue)")?,
-            }
-        }
-        if !any {
-            f.write_str("none")?;
-        }
+        p.write_items(f, Some(self.catalog))?;
         write!(
             f,
             ", issued {}, face hash {}",

@@ -20,7 +20,8 @@ use time::{Duration, OffsetDateTime};
 use crate::domain::permit::{QrText, Seal, QR_PAYLOAD_CHARS};
 use crate::domain::{Date, Permit};
 use crate::trust::attestation::Attestation;
-use crate::trust::keys::{JwksError, KeyError, Kid, PublicKey, PublicKeySet, SigningKey};
+use crate::trust::keys::{KeyError, Kid, PublicKey, PublicKeySet, SigningKey};
+use crate::trust::offline::OfflineError;
 use crate::trust::payload::{QrPayload, SignedQr, PAYLOAD_CHARS};
 
 const _: () = assert!(PAYLOAD_CHARS == QR_PAYLOAD_CHARS);
@@ -90,13 +91,8 @@ impl Sealer {
         });
     }
 
-    /// Seals `permit` when it has no seal, or signs its attestation again when older than
-    /// [`ATTESTATION_RENEW_AGE`]. Returns whether it signed.
-    pub fn renew(&self, permit: &mut Permit, now: OffsetDateTime) -> bool {
-        self.renew_older_than(permit, now, ATTESTATION_RENEW_AGE)
-    }
-
-    /// [`Sealer::renew`] with another age.
+    /// Seals `permit` when it has no seal, or signs its attestation again when it is at least
+    /// `age` old. Returns whether it signed.
     pub fn renew_older_than(
         &self,
         permit: &mut Permit,
@@ -113,7 +109,8 @@ impl Sealer {
         due
     }
 
-    /// [`Sealer::renew`] over every permit, on every core. Returns how many were signed.
+    /// [`Sealer::renew_older_than`] [`ATTESTATION_RENEW_AGE`] over every permit, on every core.
+    /// Returns how many were signed.
     pub fn renew_all(&self, permits: &mut [Permit], now: OffsetDateTime) -> usize {
         self.renew_all_older_than(permits, now, ATTESTATION_RENEW_AGE)
     }
@@ -125,47 +122,14 @@ impl Sealer {
         now: OffsetDateTime,
         age: Duration,
     ) -> usize {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = permits.len().div_ceil(threads).max(1);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = permits
-                .chunks_mut(chunk)
-                .map(|chunk| {
-                    scope.spawn(move || {
-                        let mut signed = 0;
-                        for permit in chunk {
-                            signed += usize::from(self.renew_older_than(permit, now, age));
-                        }
-                        signed
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| w.join().expect("a sealing thread does not panic"))
-                .sum()
-        })
+        on_every_core(permits, |permit| self.renew_older_than(permit, now, age))
     }
 
-    /// [`Sealer::seal`] of every permit, on every core when there are enough to share.
+    /// [`Sealer::seal`] of every permit, on every core.
     pub fn seal_all(&self, permits: &mut [&mut Permit], now: OffsetDateTime) {
-        const SHARED_FROM: usize = 16;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if permits.len() < SHARED_FROM || threads == 1 {
-            for permit in permits.iter_mut() {
-                self.seal(permit, now);
-            }
-            return;
-        }
-        let chunk = permits.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            for chunk in permits.chunks_mut(chunk) {
-                scope.spawn(move || {
-                    for permit in chunk {
-                        self.seal(permit, now);
-                    }
-                });
-            }
+        on_every_core(permits, |permit| {
+            self.seal(permit, now);
+            true
         });
     }
 
@@ -178,9 +142,38 @@ impl Sealer {
     }
 }
 
-/// When the attestation of `seal` falls due for renewal, Unix seconds.
-pub fn renewal_at(seal: &Seal) -> i64 {
-    seal.attested_at + ATTESTATION_RENEW_AGE.whole_seconds()
+/// When an attestation signed at `attested_at` (Unix seconds) falls due for renewal.
+pub fn renewal_at(attested_at: i64) -> i64 {
+    attested_at + ATTESTATION_RENEW_AGE.whole_seconds()
+}
+
+/// Runs `work` on every item, the items shared out over the cores (inline when there are too
+/// few to be worth a thread); returns how many calls returned true.
+fn on_every_core<T: Send>(items: &mut [T], work: impl Fn(&mut T) -> bool + Sync) -> usize {
+    const SHARED_FROM: usize = 16;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if items.len() < SHARED_FROM || threads == 1 {
+        return items.iter_mut().map(|item| usize::from(work(item))).sum();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let work = &work;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks_mut(chunk)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter_mut()
+                        .map(|item| usize::from(work(item)))
+                        .sum::<usize>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a sealing thread does not panic"))
+            .sum()
+    })
 }
 
 /// The permit number key and version a payload's text names (bytes 1–6 and 7–8, docs/qr.md
@@ -231,33 +224,16 @@ pub fn default_signing_key_path(data_dir: &Path) -> PathBuf {
 /// When the file exists but cannot be read or is not a valid JWK Set.
 pub fn read_public_keys(data_dir: &Path) -> Result<Option<PublicKeySet>, SealError> {
     let path = public_keys_path(data_dir);
-    let fail = |why: String| SealError::PublicKeys {
-        path: path.clone(),
-        why,
-    };
-    let text = match read_bounded(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(fail(e.to_string())),
-    };
-    PublicKeySet::from_jwks(&text)
-        .map(Some)
-        .map_err(|e: JwksError| fail(e.to_string()))
-}
-
-fn read_bounded(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let mut text = String::new();
-    file.take(crate::trust::keys::JWKS_BYTES_MAX as u64 + 1)
-        .read_to_string(&mut text)?;
-    if text.len() > crate::trust::keys::JWKS_BYTES_MAX {
-        return Err(std::io::Error::other(format!(
-            "larger than {} bytes",
-            crate::trust::keys::JWKS_BYTES_MAX
-        )));
+    match crate::trust::offline::load_key_set(&path) {
+        Ok(set) => Ok(Some(set)),
+        Err(OfflineError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(e) => Err(SealError::PublicKeys {
+            path,
+            why: e.to_string(),
+        }),
     }
-    Ok(text)
 }
 
 /// What [`open_signing_key`] did.
@@ -325,9 +301,8 @@ fn publish_public_key(data_dir: &Path, key: &SigningKey, key_path: &Path) -> Res
     }
     let mut sibling = key_path.as_os_str().to_owned();
     sibling.push(".jwks");
-    let not_before = read_bounded(Path::new(&sibling))
+    let not_before = crate::trust::offline::load_key_set(Path::new(&sibling))
         .ok()
-        .and_then(|text| PublicKeySet::from_jwks(&text).ok())
         .and_then(|own| own.get(key.kid()).map(PublicKey::not_before))
         .unwrap_or_else(first_key_not_before);
     let public =

@@ -21,18 +21,18 @@ use crate::domain::{Date, Licence, LicenceState, Permit, PermitStatus};
 /// confirm the example's key before checking the example's signature.
 const EXAMPLE_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 const EXAMPLE_BASE_URL: &str = "https://permit.bjfsh.gov.cn";
-const VECTOR_PATH: &str = "tests/vectors/qr-v1.json";
+pub(crate) const VECTOR_PATH: &str = "tests/vectors/qr-v1.json";
 const DOC_PATH: &str = "docs/qr.md";
 
-fn d(text: &str) -> Date {
+pub(crate) fn d(text: &str) -> Date {
     Date::parse(text).unwrap()
 }
 
-fn at(text: &str) -> OffsetDateTime {
+pub(crate) fn at(text: &str) -> OffsetDateTime {
     OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap()
 }
 
-fn example_key() -> SigningKey {
+pub(crate) fn example_key() -> SigningKey {
     let seed: [u8; 32] = HEXLOWER
         .decode(EXAMPLE_SEED.as_bytes())
         .unwrap()
@@ -41,7 +41,7 @@ fn example_key() -> SigningKey {
     SigningKey::from_seed(&seed)
 }
 
-fn other_key() -> SigningKey {
+pub(crate) fn other_key() -> SigningKey {
     SigningKey::from_seed(&[7; 32])
 }
 
@@ -49,7 +49,7 @@ fn catalog() -> Catalog {
     Catalog::embedded().unwrap()
 }
 
-fn set_of(keys: &[(&SigningKey, &str, Option<&str>)]) -> PublicKeySet {
+pub(crate) fn set_of(keys: &[(&SigningKey, &str, Option<&str>)]) -> PublicKeySet {
     let mut set = PublicKeySet::new();
     for (key, not_before, not_after) in keys {
         set.insert(PublicKey::new(key.verifying_key(), d(not_before), not_after.map(d)).unwrap())

@@ -136,7 +136,7 @@ impl Compaction {
             renewed += sealer.renew_all_older_than(&mut run, now, renew_age);
             let earliest = run
                 .iter()
-                .filter_map(|p| p.seal.as_ref().map(renewal_at))
+                .filter_map(|p| p.seal.as_ref().map(|s| renewal_at(s.attested_at)))
                 .min();
             next_renewal = next_renewal.min(earliest).or(next_renewal).or(earliest);
             Ok(Some(run))

@@ -187,8 +187,7 @@ pub fn snapshot_renewal_at(snapshot: &Snapshot) -> Option<i64> {
         .iter()
         .map(|p| {
             p.seal.as_ref().map_or(i64::MIN, |s| {
-                s.attested_at.to_native()
-                    + crate::trust::seal::ATTESTATION_RENEW_AGE.whole_seconds()
+                crate::trust::seal::renewal_at(s.attested_at.to_native())
             })
         })
         .min()
