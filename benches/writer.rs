@@ -1051,11 +1051,7 @@ fn compaction(permits: u64) {
     // The steady state: a base of every permit, a tenth of them changed since (renewed
     // certificates), compacted again: the old snapshot is streamed a shard at a time.
     store
-        .rebase(
-            compacted.snapshot,
-            compacted.renewal_at,
-            &Retention::default(),
-        )
+        .rebase(compacted.snapshot, &Retention::default())
         .expect("rebase on the first snapshot");
     let base = store.snapshot().expect("a snapshot").clone();
     let wanted = (base.len() / 10).max(1) as usize;

@@ -331,6 +331,7 @@ fn write_runs<'p, W: Write + Seek>(
     let mut token_entries = Vec::new();
     let mut change_entries = Vec::new();
     let mut licences: u64 = 0;
+    let mut oldest_attestation = i64::MAX;
     let mut last_key: Option<u64> = None;
     let mut first = true;
     // Serialize two runs at a time, one per core, and write them in order. A run too large for
@@ -396,6 +397,8 @@ fn write_runs<'p, W: Write + Seek>(
                     number_entries.push((permit.number.key(), location));
                     change_entries.push((permit.sequence, location));
                     licences += permit.licences.len() as u64;
+                    let attested = permit.seal.as_ref().map_or(i64::MIN, |s| s.attested_at);
+                    oldest_attestation = oldest_attestation.min(attested);
                     let versions = permit.superseded_versions.iter().map(|v| v.version);
                     for version in versions.chain([permit.version]) {
                         token_entries.push((
@@ -438,6 +441,7 @@ fn write_runs<'p, W: Write + Seek>(
         event_ids: event_ids_section,
         changes,
         event_id_count: event_ids.len() as u64,
+        oldest_attestation,
         body_checksum: *body.hasher.finalize().as_bytes(),
         shards,
         answers_as_of: rendering.as_of,

@@ -44,12 +44,14 @@
 //! | 3992 | 16 | event ids: offset, bytes (16 × event ids) |
 //! | 4008 | 8 | changes: slots in the changes index (equals permits) |
 //! | 4016 | 8 | event ids: how many the event id section holds |
-//! | 4024 | 40 | zero (reserved) |
+//! | 4024 | 8 | oldest attestation: the earliest `Seal::attested_at` of any record, Unix s, i64 (`i64::MIN` when a record is unsealed, `i64::MAX` when there are none) |
+//! | 4032 | 32 | zero (reserved) |
 //! | 4064 | 32 | blake3 of header bytes `0..4064` |
 //!
 //! Version history: 2 added the pre-rendered answers; 3 added `Permit::sequence` to the record,
 //! the changes index and the event ids; 4 added `Permit::seal` (the signed QR payload and the
-//! attestation) and each superseded version's signed payload to the record.
+//! attestation) and each superseded version's signed payload to the record, and the oldest
+//! attestation to the header (so the writer knows when to renew without reading the records).
 
 use crate::domain::Date;
 use crate::limits::{SNAPSHOT_PERMITS_MAX, SNAPSHOT_SHARDS_MAX, SNAPSHOT_SHARD_BYTES_MAX};
@@ -69,7 +71,8 @@ const CHANGES_SECTION_OFFSET: usize = 3976;
 const EVENT_IDS_SECTION_OFFSET: usize = 3992;
 const CHANGES_COUNT_OFFSET: usize = 4008;
 const EVENT_IDS_COUNT_OFFSET: usize = 4016;
-const RESERVED_OFFSET: usize = 4024;
+const OLDEST_ATTESTATION_OFFSET: usize = 4024;
+const RESERVED_OFFSET: usize = 4032;
 /// Bytes of one changes-index slot and of one event id.
 const CHANGE_SLOT_BYTES: u64 = index::CHANGE_SLOT_BYTES as u64;
 const EVENT_ID_BYTES: u64 = index::EVENT_ID_BYTES as u64;
@@ -79,7 +82,8 @@ const _: () =
 const _: () = assert!(CHANGES_SECTION_OFFSET + 16 == EVENT_IDS_SECTION_OFFSET);
 const _: () = assert!(EVENT_IDS_SECTION_OFFSET + 16 == CHANGES_COUNT_OFFSET);
 const _: () = assert!(CHANGES_COUNT_OFFSET + 8 == EVENT_IDS_COUNT_OFFSET);
-const _: () = assert!(EVENT_IDS_COUNT_OFFSET + 8 == RESERVED_OFFSET);
+const _: () = assert!(EVENT_IDS_COUNT_OFFSET + 8 == OLDEST_ATTESTATION_OFFSET);
+const _: () = assert!(OLDEST_ATTESTATION_OFFSET + 8 == RESERVED_OFFSET);
 const _: () = assert!(RESERVED_OFFSET <= HEADER_CHECKSUM_OFFSET);
 
 /// A byte range of the file.
@@ -126,6 +130,10 @@ pub struct Header {
     pub changes: u64,
     /// How many event ids the snapshot records.
     pub event_id_count: u64,
+    /// The earliest time any record's attestation was signed (Unix seconds): when the writer
+    /// must renew next, known without reading the records. `i64::MIN` when a record is
+    /// unsealed, `i64::MAX` when there are no records. `verify` checks it against them.
+    pub oldest_attestation: i64,
     pub shards: Vec<ShardEntry>,
     /// The date the pre-rendered answers were rendered for (they hold from it through each
     /// answer's valid-through date).
@@ -209,6 +217,8 @@ impl Header {
         page[at..at + 8].copy_from_slice(&self.changes.to_le_bytes());
         let at = EVENT_IDS_COUNT_OFFSET;
         page[at..at + 8].copy_from_slice(&self.event_id_count.to_le_bytes());
+        let at = OLDEST_ATTESTATION_OFFSET;
+        page[at..at + 8].copy_from_slice(&self.oldest_attestation.to_le_bytes());
         for (i, shard) in self.shards.iter().enumerate() {
             let at = SHARD_TABLE_OFFSET + i * SHARD_ENTRY_BYTES;
             page[at..at + 8].copy_from_slice(&shard.section.offset.to_le_bytes());
@@ -266,7 +276,10 @@ impl Header {
             .iter()
             .any(|&b| b != 0)
         {
-            return Err(field("reserved", "bytes 4024..4064 are not zero"));
+            return Err(field(
+                "reserved",
+                format!("bytes {RESERVED_OFFSET}..{HEADER_CHECKSUM_OFFSET} are not zero"),
+            ));
         }
         let shard_count = u32_at(page, 96) as usize;
         if shard_count > SNAPSHOT_SHARDS_MAX {
@@ -316,6 +329,7 @@ impl Header {
             },
             changes: u64_at(page, CHANGES_COUNT_OFFSET),
             event_id_count: u64_at(page, EVENT_IDS_COUNT_OFFSET),
+            oldest_attestation: u64_at(page, OLDEST_ATTESTATION_OFFSET) as i64,
             shards,
             answers_as_of: Date::from_days_since_epoch(u32_at(page, 100) as i32),
             body_checksum: page[104..136].try_into().expect("32 bytes"),

@@ -449,9 +449,15 @@ impl<B: SnapshotBytes> Snapshot<B> {
         let fail = |index: &'static str, why: String| FormatError::Index { index, why };
         let numbers = self.numbers();
         let tokens = self.tokens();
+        let oldest_attestation = std::sync::atomic::AtomicI64::new(i64::MAX);
         let check_shard = |shard: usize| -> Result<(), FormatError> {
             let permits = self.shard(shard).expect("shard in range");
             for (position, permit) in permits.iter().enumerate() {
+                let attested = permit
+                    .seal
+                    .as_ref()
+                    .map_or(i64::MIN, |s| s.attested_at.to_native());
+                oldest_attestation.fetch_min(attested, std::sync::atomic::Ordering::Relaxed);
                 let here = Location {
                     shard: shard as u32,
                     position: position as u32,
@@ -478,6 +484,16 @@ impl<B: SnapshotBytes> Snapshot<B> {
             Ok(())
         };
         run_on_two_threads(self.shard_count(), &check_shard)?;
+        let oldest = oldest_attestation.into_inner();
+        if oldest != self.header.oldest_attestation {
+            return Err(FormatError::Field {
+                field: "oldest_attestation",
+                why: format!(
+                    "the header says {} but the records' oldest is {oldest}",
+                    self.header.oldest_attestation
+                ),
+            });
+        }
         let indexed = numbers.entries().count() as u64;
         if indexed != self.header.permits {
             return Err(fail(

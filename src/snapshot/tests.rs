@@ -592,9 +592,34 @@ fn section_lengths_must_match_their_counts() {
 fn reserved_header_bytes_must_be_zero() {
     // The free bytes after the new header fields are reserved for later versions.
     let mut bytes = to_bytes(&sample(10), 5).unwrap();
-    bytes[4030] = 1;
+    bytes[4040] = 1;
     reseal_header_checksum(&mut bytes);
     assert_eq!(field_error(SnapshotFile::from_bytes(bytes)), "reserved");
+}
+
+#[test]
+fn an_oldest_attestation_the_records_do_not_bear_out_is_refused() {
+    // The header's oldest attestation tells the writer when to renew; verify holds it against
+    // the records (unsealed here: i64::MIN).
+    let mut bytes = to_bytes(&sample(10), 5).unwrap();
+    let header = Header::decode(&bytes).unwrap();
+    assert_eq!(header.oldest_attestation, i64::MIN);
+    bytes[4024..4032].copy_from_slice(&1_780_000_000i64.to_le_bytes());
+    reseal_header_checksum(&mut bytes);
+    let file = SnapshotFile::from_bytes(bytes).unwrap();
+    assert!(matches!(
+        file.verify(),
+        Err(FormatError::Field {
+            field: "oldest_attestation",
+            ..
+        })
+    ));
+    assert_eq!(
+        to_bytes(&[], 0)
+            .map(|b| Header::decode(&b).unwrap().oldest_attestation)
+            .unwrap(),
+        i64::MAX
+    );
 }
 
 #[test]

@@ -144,7 +144,13 @@ impl Sealer {
 
 /// When an attestation signed at `attested_at` (Unix seconds) falls due for renewal.
 pub fn renewal_at(attested_at: i64) -> i64 {
-    attested_at + ATTESTATION_RENEW_AGE.whole_seconds()
+    attested_at.saturating_add(ATTESTATION_RENEW_AGE.whole_seconds())
+}
+
+/// When a snapshot's oldest attestation falls due (from its header); `None` for a snapshot
+/// without records. An unsealed record is due at once.
+pub fn renewal_due(header: &crate::snapshot::format::Header) -> Option<i64> {
+    (header.oldest_attestation != i64::MAX).then(|| renewal_at(header.oldest_attestation))
 }
 
 /// Runs `work` on every item, the items shared out over the cores (inline when there are too

@@ -17,7 +17,7 @@ use crate::domain::{Date, Permit};
 use crate::limits::SNAPSHOT_SHARD_PERMITS_MAX;
 use crate::snapshot::build::{publish_runs, BuildStats, Rendering};
 use crate::snapshot::Snapshot;
-use crate::trust::seal::{renewal_at, Sealer, ATTESTATION_RENEW_AGE};
+use crate::trust::seal::{Sealer, ATTESTATION_RENEW_AGE};
 
 use super::{open_current, Store, StoreError};
 
@@ -128,17 +128,11 @@ impl Compaction {
         let rendering = Rendering { catalog, as_of };
         let mut runs = Merge::new(base.as_deref(), changed);
         let mut renewed = 0usize;
-        let mut next_renewal = None::<i64>;
         let built = publish_runs(&data_dir, sequence, &event_ids, &rendering, &mut || {
             let Some(mut run) = runs.next_run() else {
                 return Ok(None);
             };
             renewed += sealer.renew_all_older_than(&mut run, now, renew_age);
-            let earliest = run
-                .iter()
-                .filter_map(|p| p.seal.as_ref().map(|s| renewal_at(s.attested_at)))
-                .min();
-            next_renewal = next_renewal.min(earliest).or(next_renewal).or(earliest);
             Ok(Some(run))
         })
         .map_err(|e| StoreError::Snapshot {
@@ -156,7 +150,6 @@ impl Compaction {
             snapshot,
             elapsed: started.elapsed(),
             renewed,
-            renewal_at: next_renewal,
         })
     }
 }
@@ -168,8 +161,6 @@ pub struct Compacted {
     pub elapsed: Duration,
     /// Attestations signed again (or permits sealed for the first time).
     pub renewed: usize,
-    /// When the new snapshot's oldest attestation falls due.
-    pub renewal_at: Option<i64>,
 }
 
 /// The base's permits with the changed ones in their place, in number order, handed out in
@@ -298,7 +289,7 @@ fn snapshot_files(data_dir: &Path) -> Result<Vec<(u64, PathBuf)>, StoreError> {
 mod tests {
     use super::*;
     use crate::trust::keys::SigningKey;
-    use crate::trust::seal::ATTESTATION_RENEW_AGE;
+    use crate::trust::seal::{renewal_due, ATTESTATION_RENEW_AGE};
 
     fn catalog() -> &'static Catalog {
         static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
@@ -344,7 +335,7 @@ mod tests {
         assert_eq!(soon.renewed, 0);
         let earliest = sealed_at.values().map(|s| s.attested_at).min().unwrap();
         assert_eq!(
-            soon.renewal_at,
+            renewal_due(soon.snapshot.header()),
             Some(earliest + ATTESTATION_RENEW_AGE.whole_seconds())
         );
 
@@ -365,7 +356,7 @@ mod tests {
             );
         }
         assert_eq!(
-            renewed.renewal_at,
+            renewal_due(renewed.snapshot.header()),
             Some(later.unix_timestamp() + ATTESTATION_RENEW_AGE.whole_seconds())
         );
     }

@@ -166,9 +166,6 @@ pub struct Store {
     pending: Vec<Pending>,
     /// Seals every accepted permit state (the writer is the one process holding the key).
     sealer: Arc<Sealer>,
-    /// When the snapshot's oldest attestation falls due for renewal (Unix seconds; see
-    /// [`crate::trust::seal::ATTESTATION_RENEW_AGE`]): compaction renews it.
-    renewal_at: Option<i64>,
 }
 
 /// An accepted event waiting for [`Store::commit`]: its record so far (the event) and the permit
@@ -178,19 +175,6 @@ struct Pending {
     issued: bool,
     record: Vec<u8>,
     permit: Permit,
-}
-
-/// When the oldest attestation in `snapshot` falls due for renewal; an unsealed permit is due
-/// at once.
-pub fn snapshot_renewal_at(snapshot: &Snapshot) -> Option<i64> {
-    snapshot
-        .iter()
-        .map(|p| {
-            p.seal.as_ref().map_or(i64::MIN, |s| {
-                crate::trust::seal::renewal_at(s.attested_at.to_native())
-            })
-        })
-        .min()
 }
 
 /// The snapshot `CURRENT` names in `data_dir`, verified; `None` when there is none yet.
@@ -244,7 +228,6 @@ impl Store {
                 open_current(data_dir)?.expect("just published")
             }
         };
-        let renewal_at = snapshot_renewal_at(&snapshot);
         let snapshot = Arc::new(snapshot);
         let base: Arc<dyn PermitSource> = snapshot.clone();
         let registry = Registry::on(catalog, base);
@@ -257,7 +240,6 @@ impl Store {
             recovery,
             pending: Vec::new(),
             sealer,
-            renewal_at,
         };
         store.replay()?;
         Ok(store)
@@ -428,10 +410,8 @@ impl Store {
     pub fn rebase(
         &mut self,
         snapshot: Snapshot,
-        renewal_at: Option<i64>,
         retention: &compact::Retention,
     ) -> Result<(), StoreError> {
-        self.renewal_at = renewal_at;
         let snapshot = Arc::new(snapshot);
         let base: Arc<dyn PermitSource> = snapshot.clone();
         self.registry.rebase(base);
@@ -452,7 +432,10 @@ impl Store {
 
     /// Whether an attestation in the snapshot is due for renewal at `now` (Unix seconds).
     pub fn renewal_due(&self, now: i64) -> bool {
-        self.renewal_at.is_some_and(|at| at <= now)
+        self.snapshot
+            .as_ref()
+            .and_then(|s| crate::trust::seal::renewal_due(s.header()))
+            .is_some_and(|at| at <= now)
     }
 
     pub(crate) fn log_mut(&mut self) -> &mut ChangeLog {

@@ -377,7 +377,7 @@ fn commit_loop(
                         compacted.renewed,
                         compacted.elapsed
                     );
-                    store.rebase(compacted.snapshot, compacted.renewal_at, &options.retention)?;
+                    store.rebase(compacted.snapshot, &options.retention)?;
                     status.snapshot_sequence.store(sequence, Ordering::Relaxed);
                     status.compactions.fetch_add(1, Ordering::Relaxed);
                     for reply in compact_waiting.drain(..) {
