@@ -30,8 +30,9 @@
 //! (`/v1/permits/{number}/attestation`) and `qr_signed_forged_400` (one signature byte flipped:
 //! 400 `forged_qr`). Setup checks that a genuine signed scan answers the very bytes the lookup
 //! does (the pre-rendered answer) and the attestation the stored JWS. The group `signed_parts`
-//! times the steps of a signed scan before the lookup (decoding the base32 text, parsing the
-//! payload) next to the lookup itself, to show where a signed scan's extra time goes.
+//! times the steps of a signed scan (reading number and version from 16 characters, the
+//! lookup and the comparison with the stored text) next to the lookup itself, and the full
+//! decode a refused scan pays, to show where a signed scan's extra time goes.
 //!
 //! `PERMITD_BENCH_PERMITS` sets the data set size (default 100,000).
 
@@ -59,7 +60,7 @@ use permitd::server::Resolver;
 use permitd::snapshot::{self, SnapshotFile};
 use permitd::trust::keys::SigningKey;
 use permitd::trust::payload::{SignedQr, PAYLOAD_BYTES, PAYLOAD_CHARS};
-use permitd::trust::seal::Sealer;
+use permitd::trust::seal::{payload_head, Sealer};
 
 use common::Estimates;
 
@@ -517,42 +518,35 @@ fn handler(c: &mut Criterion) {
 }
 
 /// The steps of a signed scan before its answer, one at a time over the same permits in the same
-/// order as the routes: what `signed_scan` does to the text (copy, upper-case, base32-decode),
-/// `SignedQr::parse` (every field, the credit code included), the two fields a lookup needs
-/// (number and version, bytes 1..9), and the lookup plus byte comparison with the stored payload,
-/// alone and with the pre-rendered answer copied out (against the lookup and copy alone: the
-/// cost of reaching the record's stored payload when the answers share the cache).
+/// order as the routes: what a genuine scan decodes (`payload_head`: number and version from 16
+/// characters), the lookup plus the comparison with the stored text, alone and with the
+/// pre-rendered answer copied out (against the lookup and copy alone: the cost of reaching the
+/// record's stored payload when the answers share the cache), and the full decode a refused
+/// scan pays (`SignedQr::decode_text`) to say why.
 fn signed_parts(c: &mut Criterion, setup: &Setup) {
     let snapshot = setup.resolvers[0].snapshot().expect("installed");
     let n = setup.payloads.len();
+    let text = |i: usize| &setup.printed[i].as_bytes()[3..];
+    // What `signed_scan` does before answering: head, lookup, comparison.
+    let find_and_compare = |i: usize| {
+        let scanned = black_box(text(i));
+        let (key, version) = payload_head(scanned).expect("a genuine head");
+        let location = snapshot.locate_key(key).expect("on record");
+        let permit = snapshot.record(location).expect("a record");
+        let stored = permit.seal.as_ref().and_then(|s| s.qr.as_ref());
+        let genuine = version == permit.version() && stored.is_some_and(|q| q[..] == *scanned);
+        (location, genuine)
+    };
+    let copy_answer = |location| {
+        let answer = snapshot.answer(location).expect("pre-rendered");
+        Bytes::copy_from_slice(answer.body)
+    };
     let mut group = c.benchmark_group("signed_parts");
     let mut i = 0usize;
-    group.bench_function("decode_text", |b| {
+    group.bench_function("payload_head", |b| {
         b.iter(|| {
             i = (i + 1) % n;
-            let text = &black_box(setup.printed[i].as_bytes())[3..];
-            let mut upper = [0u8; PAYLOAD_CHARS];
-            upper.copy_from_slice(text);
-            upper.make_ascii_uppercase();
-            let mut bytes = [0u8; PAYLOAD_BYTES];
-            let decoded = data_encoding::BASE32_NOPAD.decode_mut(&upper, &mut bytes);
-            (decoded.ok(), bytes)
-        })
-    });
-    group.bench_function("parse_payload", |b| {
-        b.iter(|| {
-            i = (i + 1) % n;
-            SignedQr::parse(black_box(&setup.payloads[i])).is_ok()
-        })
-    });
-    group.bench_function("number_version_only", |b| {
-        b.iter(|| {
-            i = (i + 1) % n;
-            let bytes = black_box(&setup.payloads[i]);
-            let mut key = [0u8; 8];
-            key[..6].copy_from_slice(&bytes[1..7]);
-            let number = PermitNumber::from_key(u64::from_le_bytes(key));
-            (number, u16::from_le_bytes([bytes[7], bytes[8]]))
+            payload_head(black_box(text(i)))
         })
     });
     group.bench_function("locate_only", |b| {
@@ -561,22 +555,12 @@ fn signed_parts(c: &mut Criterion, setup: &Setup) {
             snapshot.locate(black_box(&setup.numbers[i]))
         })
     });
-    group.bench_function("locate_record_compare", |b| {
+    group.bench_function("head_locate_compare", |b| {
         b.iter(|| {
             i = (i + 1) % n;
-            let text = black_box(&setup.printed[i].as_bytes()[3..]);
-            let location = snapshot.locate(&setup.numbers[i]).expect("on record");
-            let permit = snapshot.record(location).expect("a record");
-            let stored = permit.seal.as_ref().and_then(|s| s.qr.as_ref());
-            stored.is_some_and(|q| q.eq_ignore_ascii_case(text))
+            find_and_compare(i)
         })
     });
-    // The same two with the answer's bytes copied out, as every JSON route does: the records
-    // then compete with the answers for the cache, as in the routes above.
-    let copy_answer = |location| {
-        let answer = snapshot.answer(location).expect("pre-rendered");
-        Bytes::copy_from_slice(answer.body)
-    };
     group.bench_function("locate_answer_copy", |b| {
         b.iter(|| {
             i = (i + 1) % n;
@@ -586,17 +570,18 @@ fn signed_parts(c: &mut Criterion, setup: &Setup) {
             copy_answer(location)
         })
     });
-    group.bench_function("locate_compare_answer_copy", |b| {
+    group.bench_function("head_locate_compare_answer_copy", |b| {
         b.iter(|| {
             i = (i + 1) % n;
-            let text = black_box(&setup.printed[i].as_bytes()[3..]);
-            let location = snapshot.locate(&setup.numbers[i]).expect("on record");
-            let permit = snapshot.record(location).expect("a record");
-            let stored = permit.seal.as_ref().and_then(|s| s.qr.as_ref());
-            (
-                stored.is_some_and(|q| q.eq_ignore_ascii_case(text)),
-                copy_answer(location),
-            )
+            let (location, genuine) = find_and_compare(i);
+            (genuine, copy_answer(location))
+        })
+    });
+    group.bench_function("refusal_decode_text", |b| {
+        b.iter(|| {
+            i = (i + 1) % n;
+            let text = std::str::from_utf8(black_box(text(i))).expect("ASCII");
+            SignedQr::decode_text(text).is_ok()
         })
     });
     group.finish();
@@ -748,13 +733,12 @@ fn sealed_report(estimates: &Estimates) {
         println!("{line}");
     }
     let parts: Vec<(&str, f64)> = [
-        "decode_text",
-        "parse_payload",
-        "number_version_only",
+        "payload_head",
         "locate_only",
-        "locate_record_compare",
+        "head_locate_compare",
         "locate_answer_copy",
-        "locate_compare_answer_copy",
+        "head_locate_compare_answer_copy",
+        "refusal_decode_text",
     ]
     .into_iter()
     .filter_map(|id| Some((id, estimates.mean_ns(&format!("signed_parts/{id}"))?)))
