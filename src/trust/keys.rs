@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 use data_encoding::BASE64URL_NOPAD;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, KeypairBytes};
-use ed25519_dalek::{Signer, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
@@ -147,8 +147,15 @@ fn io_error<'a>(
 /// The writer's private Ed25519 key. Resolvers never hold one (BRIEF §2).
 ///
 /// The secret is wiped from memory on drop; `Debug` shows only the key id.
+///
+/// It is held twice: `ed25519-dalek` reads and writes the key files and derives the public key;
+/// AWS-LC (`aws-lc-rs`) makes the signatures, in about half dalek's time on this machine
+/// (7.0 µs against 14.3 µs; its base-point multiplication is assembly using BMI2/ADX). Ed25519
+/// signing is deterministic (RFC 8032 §5.1.6), so both give the same bytes for the same key and
+/// message; a test holds them to it.
 pub struct SigningKey {
     inner: ed25519_dalek::SigningKey,
+    signer: aws_lc_rs::signature::Ed25519KeyPair,
     kid: Kid,
 }
 
@@ -174,9 +181,17 @@ impl SigningKey {
 
     /// The key whose 32-byte RFC 8032 secret (seed) is `seed`. For fixtures and tests.
     pub fn from_seed(seed: &[u8; 32]) -> SigningKey {
-        let inner = ed25519_dalek::SigningKey::from_bytes(seed);
+        SigningKey::holding(ed25519_dalek::SigningKey::from_bytes(seed))
+    }
+
+    fn holding(inner: ed25519_dalek::SigningKey) -> SigningKey {
+        let signer = aws_lc_rs::signature::Ed25519KeyPair::from_seed_and_public_key(
+            inner.as_bytes(),
+            inner.verifying_key().as_bytes(),
+        )
+        .expect("a dalek key pair is a valid Ed25519 key pair");
         let kid = Kid::of(&inner.verifying_key());
-        SigningKey { inner, kid }
+        SigningKey { inner, signer, kid }
     }
 
     pub fn kid(&self) -> Kid {
@@ -222,8 +237,7 @@ impl SigningKey {
         }
         let inner = ed25519_dalek::SigningKey::from_pkcs8_pem(text.trim())
             .map_err(|e| malformed(e.to_string()))?;
-        let kid = Kid::of(&inner.verifying_key());
-        Ok(SigningKey { inner, kid })
+        Ok(SigningKey::holding(inner))
     }
 
     /// Writes the key to a new file at `path`, mode 0600, and syncs it.
@@ -315,7 +329,11 @@ impl SigningKey {
 
     /// The Ed25519 signature of `message` (RFC 8032, deterministic).
     pub(crate) fn sign_raw(&self, message: &[u8]) -> [u8; 64] {
-        self.inner.sign(message).to_bytes()
+        let signature = self.signer.sign(message);
+        signature
+            .as_ref()
+            .try_into()
+            .expect("an Ed25519 signature is 64 bytes")
     }
 }
 

@@ -163,6 +163,36 @@ fn kid_is_truncated_blake3_of_the_public_key() {
 }
 
 #[test]
+fn signatures_are_rfc_8032_and_equal_to_dalek_s() {
+    // Keys sign through AWS-LC; Ed25519 is deterministic, so they must give dalek's bytes.
+    use ed25519_dalek::Signer;
+    let key = example_key();
+    assert_eq!(
+        HEXLOWER.encode(&key.sign_raw(b"")),
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e\
+         39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+        "RFC 8032 TEST 1 signature"
+    );
+    for key in [example_key(), other_key(), SigningKey::from_seed(&[0xa5; 32])] {
+        let dalek = ed25519_dalek::SigningKey::from_bytes(&key_seed(&key));
+        for len in [0usize, 1, 63, 64, 116, 117, 500, 4096] {
+            let message: Vec<u8> = (0..len).map(|i| (i * 31 + len) as u8).collect();
+            let ours = key.sign_raw(&message);
+            assert_eq!(ours, dalek.sign(&message).to_bytes(), "{len} bytes");
+            assert!(dalek.verifying_key().verify_strict(&message, &ours.into()).is_ok());
+        }
+    }
+}
+
+/// A key's RFC 8032 seed, read back from its PKCS#8 file (the only way out of a `SigningKey`).
+fn key_seed(key: &SigningKey) -> [u8; 32] {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    ed25519_dalek::SigningKey::from_pkcs8_pem(&key.to_pkcs8_pem())
+        .expect("our own PEM")
+        .to_bytes()
+}
+
+#[test]
 fn key_file_is_created_0600_and_never_overwritten() {
     // Proves save creates mode 0600, refuses an existing file, and save_replacing swaps it.
     let dir = tempfile::tempdir().unwrap();
