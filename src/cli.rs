@@ -19,7 +19,7 @@ use permitd::trust::keys::{PublicKey, PublicKeySet, SigningKey};
 use permitd::trust::seal::{default_signing_key_path, open_signing_key, KeyOrigin, Sealer};
 use permitd::writer::compact::{Compaction, Retention, Trigger};
 use permitd::writer::service::{self, WriterOptions};
-use permitd::writer::LogEntry;
+use permitd::writer::Record;
 use permitd::writer::Store;
 
 /// The shortest feed token accepted: a guessable token is no authentication.
@@ -458,9 +458,16 @@ pub fn qr(
         let mut records = Vec::new();
         while reader.read_available(4096, &mut records)? > 0 {
             for record in records.drain(..) {
-                let entry = LogEntry::decode(&record)?;
-                if entry.event.change.number() == number {
-                    permit = Some(entry.into_permit(record.seq)?);
+                match Record::decode(&record)? {
+                    Record::Event(entry) if entry.event.change.number() == number => {
+                        permit = Some(entry.into_permit(record.seq)?);
+                    }
+                    Record::Sealed(note) => {
+                        if let Some(permit) = permit.as_mut() {
+                            note.apply_to(permit);
+                        }
+                    }
+                    Record::Event(_) => {}
                 }
             }
         }

@@ -513,7 +513,7 @@ fn verify(data: &Path) -> anyhow::Result<()> {
     // The seals: how many permits the writer signed for, and when the attestations fall due.
     let (mut sealed, mut oldest, mut first_expiry) = (0u64, i64::MAX, i64::MAX);
     for permit in snapshot.iter() {
-        if let Some(seal) = permit.seal.as_ref() {
+        if let Some(seal) = permit.attested() {
             sealed += 1;
             oldest = oldest.min(seal.attested_at.to_native());
             first_expiry = first_expiry.min(seal.attestation_expires.to_native());

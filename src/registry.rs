@@ -274,6 +274,28 @@ impl<'c> Registry<'c> {
         Ok(())
     }
 
+    /// Gives the next sequence number to a record that is not an event (the writer's seal
+    /// notes): sequence numbers count change-log records.
+    pub fn take_sequence(&mut self) -> u64 {
+        self.sequence += 1;
+        self.sequence
+    }
+
+    /// [`Registry::take_sequence`] for a record read back from the change log.
+    ///
+    /// # Errors
+    /// When `sequence` is not the next one.
+    pub fn restore_sequence(&mut self, sequence: u64) -> Result<(), String> {
+        if sequence != self.sequence + 1 {
+            return Err(format!(
+                "change log record {sequence} does not follow sequence {}",
+                self.sequence
+            ));
+        }
+        self.sequence = sequence;
+        Ok(())
+    }
+
     /// Builds on `base` from now on (a new snapshot that covers what this registry held up to
     /// its sequence): forgets the permits and event ids it covers, keeps those after it.
     pub fn rebase(&mut self, base: Arc<dyn PermitSource>) {
@@ -685,6 +707,7 @@ mod tests {
         permit.seal = Some(crate::domain::permit::Seal {
             qr: Some([b'A'; crate::domain::permit::QR_PAYLOAD_CHARS]),
             attestation: "forged.forged.forged".into(),
+            sequence: 0,
             attested_at: 0,
             attestation_expires: i64::MAX,
         });

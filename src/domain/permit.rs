@@ -51,8 +51,8 @@ pub struct Permit {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub sequence: u64,
     /// What the writer signed for the current version and state; `None` until a process holding
-    /// the signing key (the writer, `permitd snapshot build`) has seen this state. A producer's
-    /// value is ignored.
+    /// the signing key (the writer, `permitd snapshot build`) has sealed this version (see
+    /// [`Permit::attested`] for the state). A producer's value is ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seal: Option<Seal>,
 }
@@ -85,8 +85,14 @@ pub struct Seal {
     /// put in the payload format (never for a permit the registry accepted).
     #[serde(default, with = "qr_text", skip_serializing_if = "Option::is_none")]
     pub qr: Option<QrText>,
-    /// The attestation of the current state: a JWS compact serialization.
+    /// The attestation of the state at `sequence`: a JWS compact serialization. It attests the
+    /// permit only while the permit's own `sequence` is still that one ([`Permit::attested`]):
+    /// a later change keeps the seal (its QR payload still names the version) until the writer
+    /// has signed the new state.
     pub attestation: String,
+    /// The sequence number of the state the attestation is of.
+    #[serde(default)]
+    pub sequence: u64,
     /// When the attestation was signed, Unix seconds.
     pub attested_at: i64,
     /// When it stops being valid, Unix seconds.
@@ -205,6 +211,12 @@ impl Permit {
         self.licences.iter().map(Licence::facts)
     }
 
+    /// The seal when its attestation is of this state (the writer signs each state after
+    /// acknowledging it, so for a moment after a change it is of an earlier one).
+    pub fn attested(&self) -> Option<&Seal> {
+        self.seal.as_ref().filter(|s| s.sequence == self.sequence)
+    }
+
     /// The state of version `asked_version` (the current one when `None`) at `today`.
     pub fn derived_state(&self, asked_version: Option<u32>, today: Date) -> DerivedState {
         derive_state(
@@ -220,6 +232,11 @@ impl Permit {
 impl ArchivedPermit {
     pub fn version(&self) -> u32 {
         self.version.to_native()
+    }
+
+    /// [`Permit::attested`].
+    pub fn attested(&self) -> Option<&ArchivedSeal> {
+        self.seal.as_ref().filter(|s| s.sequence == self.sequence)
     }
 
     pub fn licence_facts(&self) -> impl Iterator<Item = LicenceFacts> + '_ {

@@ -2,7 +2,9 @@
 //!
 //! - The **tailer** reads the change log ([`LogReader`]) from the installed snapshot's sequence
 //!   on, and puts each record's permit into the [`Overlay`](super::overlay::Overlay) with its
-//!   answer rendered. Idle, it looks again every [`LOG_TAIL_POLL_INTERVAL`].
+//!   answer rendered; a seal note puts its seal on the entry of the state it attests (when
+//!   that is still the entry: [`SealNote::apply_to`]). Idle, it looks again every
+//!   [`LOG_TAIL_POLL_INTERVAL`].
 //! - The **watcher** looks at `CURRENT` every [`SNAPSHOT_POLL_INTERVAL`]; when it names a new
 //!   snapshot, it opens and verifies it here (off the request path), installs it with one
 //!   atomic swap, then prunes the overlay entries the new snapshot covers.
@@ -23,7 +25,7 @@ use crate::qr::Token;
 use crate::server::overlay::OverlayEntry;
 use crate::server::resolver::Resolver;
 use crate::snapshot::{self, SnapshotFile};
-use crate::writer::{LogEntry, LOG_DIR};
+use crate::writer::{Record, SealNote, LOG_DIR};
 
 /// How often the watcher reads `CURRENT`.
 pub const SNAPSHOT_POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -139,6 +141,22 @@ fn file_id(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
+/// The overlay's permit with `note`'s seal on it, when the note is of that entry's state. (No
+/// entry: the installed snapshot covers the state, and every permit in a snapshot is sealed.)
+fn sealed(
+    resolver: &Resolver<Mmap>,
+    note: &SealNote,
+    covered: u64,
+) -> Option<crate::domain::Permit> {
+    let entry = resolver.overlay().get(note.number.key(), covered)?;
+    if entry.sequence != note.seal.sequence {
+        return None;
+    }
+    let mut permit =
+        rkyv::deserialize::<crate::domain::Permit, rkyv::rancor::Error>(entry.permit()).ok()?;
+    note.apply_to(&mut permit).then_some(permit)
+}
+
 fn tail(resolver: &Resolver<Mmap>, data_dir: &Path, stop: &AtomicBool) {
     let log_dir = data_dir.join(LOG_DIR);
     let mut reader: Option<LogReader> = None;
@@ -180,7 +198,15 @@ fn tail(resolver: &Resolver<Mmap>, data_dir: &Path, stop: &AtomicBool) {
                     if record.seq <= covered {
                         continue;
                     }
-                    match LogEntry::decode(record).and_then(|e| e.into_permit(record.seq)) {
+                    let permit = match Record::decode(record) {
+                        Ok(Record::Event(entry)) => entry.into_permit(record.seq),
+                        Ok(Record::Sealed(note)) => match sealed(resolver, &note, covered) {
+                            Some(permit) => Ok(permit),
+                            None => continue,
+                        },
+                        Err(e) => Err(e),
+                    };
+                    match permit {
                         Ok(permit) => {
                             let permit = &permit;
                             let token = Token::for_version(&permit.number, permit.version);

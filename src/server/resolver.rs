@@ -597,14 +597,17 @@ impl<B: SnapshotBytes> Resolver<B> {
     }
 
     /// `GET /v1/permits/{number}/attestation`: the JWS the writer signed for the permit's
-    /// current state, as stored. An expired one is not served (503): the writer renews them.
+    /// current state, as stored. Not one of an earlier state, nor an expired one (503 either
+    /// way): the writer signs each state just after acknowledging it, and renews them.
     fn attestation(&self, text: &str) -> Response<Body> {
         self.with_current(text, |number, permit| {
-            let Some(seal) = permit.seal.as_ref() else {
-                return error(
-                    StatusCode::NOT_FOUND,
-                    "no_attestation",
-                    &format!("permit {number} has not been sealed by a writer yet"),
+            let Some(seal) = permit.attested() else {
+                return pending(
+                    "attestation_pending",
+                    &format!(
+                        "permit {number} changed a moment ago and the writer has not signed the \
+                         attestation of its new state yet; retry in a second"
+                    ),
                 );
             };
             let now = crate::event::Timestamp::now().unix_ms / 1000;
@@ -683,10 +686,13 @@ impl<B: SnapshotBytes> Resolver<B> {
             return response;
         }
         let Some(qr) = permit.seal.as_ref().and_then(|s| s.qr.as_ref()) else {
-            return error(
-                StatusCode::NOT_FOUND,
-                "no_qr",
-                &format!("permit {number} has no signed QR code yet"),
+            return pending(
+                "qr_pending",
+                &format!(
+                    "version {} of permit {number} was issued a moment ago and the writer has \
+                     not signed its QR code yet; retry in a second",
+                    permit.version()
+                ),
             );
         };
         let Some(signed) = stored_payload(qr) else {
@@ -939,6 +945,16 @@ fn respond_with(
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, content_type);
     headers.insert(CACHE_CONTROL, cache);
+    response
+}
+
+/// 503 with `Retry-After: 1`: what the writer signs just after acknowledging a change is not
+/// here yet.
+fn pending(code: &str, message: &str) -> Response<Body> {
+    let mut response = error(StatusCode::SERVICE_UNAVAILABLE, code, message);
+    response
+        .headers_mut()
+        .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
     response
 }
 

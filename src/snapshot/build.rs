@@ -397,7 +397,7 @@ fn write_runs<'p, W: Write + Seek>(
                     number_entries.push((permit.number.key(), location));
                     change_entries.push((permit.sequence, location));
                     licences += permit.licences.len() as u64;
-                    let attested = permit.seal.as_ref().map_or(i64::MIN, |s| s.attested_at);
+                    let attested = permit.attested().map_or(i64::MIN, |s| s.attested_at);
                     oldest_attestation = oldest_attestation.min(attested);
                     let versions = permit.superseded_versions.iter().map(|v| v.version);
                     for version in versions.chain([permit.version]) {

@@ -44,7 +44,7 @@
 //! | 3992 | 16 | event ids: offset, bytes (16 × event ids) |
 //! | 4008 | 8 | changes: slots in the changes index (equals permits) |
 //! | 4016 | 8 | event ids: how many the event id section holds |
-//! | 4024 | 8 | oldest attestation: the earliest `Seal::attested_at` of any record, Unix s, i64 (`i64::MIN` when a record is unsealed, `i64::MAX` when there are none) |
+//! | 4024 | 8 | oldest attestation: the earliest `Seal::attested_at` of any record, Unix s, i64 (`i64::MIN` when a record's state is not attested, `i64::MAX` when there are none) |
 //! | 4032 | 32 | zero (reserved) |
 //! | 4064 | 32 | blake3 of header bytes `0..4064` |
 //!
@@ -59,7 +59,7 @@ use crate::snapshot::index;
 
 pub const MAGIC: [u8; 8] = *b"PERMITDS";
 /// Bumped on any change of layout or of the archived types.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 pub const HEADER_BYTES: usize = 4096;
 /// Every section starts on a page boundary, so a mapped section is page- and 16-byte aligned.
 pub const PAGE_BYTES: u64 = 4096;

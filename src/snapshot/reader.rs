@@ -454,8 +454,7 @@ impl<B: SnapshotBytes> Snapshot<B> {
             let permits = self.shard(shard).expect("shard in range");
             for (position, permit) in permits.iter().enumerate() {
                 let attested = permit
-                    .seal
-                    .as_ref()
+                    .attested()
                     .map_or(i64::MIN, |s| s.attested_at.to_native());
                 oldest_attestation.fetch_min(attested, std::sync::atomic::Ordering::Relaxed);
                 let here = Location {

@@ -513,7 +513,7 @@ fn has_event_id_is_true_for_every_given_id_and_false_for_others() {
 fn a_file_of_an_earlier_format_is_refused() {
     // Files of the previous formats (3: records without `seal`; 2: without `sequence`) are
     // refused by version, even with a correct header checksum.
-    for old in [2u32, 3] {
+    for old in [2u32, 3, 4] {
         let mut bytes = to_bytes(&sample(10), 5).unwrap();
         bytes[8..12].copy_from_slice(&old.to_le_bytes());
         reseal_header_checksum(&mut bytes);
@@ -525,7 +525,7 @@ fn a_file_of_an_earlier_format_is_refused() {
             }) if got == old
         ));
     }
-    assert_eq!(FORMAT_VERSION, 4);
+    assert_eq!(FORMAT_VERSION, 5);
 }
 
 #[test]

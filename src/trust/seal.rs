@@ -86,13 +86,14 @@ impl Sealer {
         permit.seal = Some(Seal {
             qr,
             attestation: attestation.sign(&self.key),
+            sequence: permit.sequence,
             attested_at: attestation.produced_at.unix_timestamp(),
             attestation_expires: attestation.valid_until.unix_timestamp(),
         });
     }
 
-    /// Seals `permit` when it has no seal, or signs its attestation again when it is at least
-    /// `age` old. Returns whether it signed.
+    /// Seals `permit` when its state is not attested (no seal, or one of an earlier state), or
+    /// signs its attestation again when it is at least `age` old. Returns whether it signed.
     pub fn renew_older_than(
         &self,
         permit: &mut Permit,
@@ -100,8 +101,7 @@ impl Sealer {
         age: Duration,
     ) -> bool {
         let due = permit
-            .seal
-            .as_ref()
+            .attested()
             .is_none_or(|s| now.unix_timestamp() - s.attested_at >= age.whole_seconds());
         if due {
             self.seal(permit, now);

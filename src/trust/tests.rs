@@ -173,13 +173,20 @@ fn signatures_are_rfc_8032_and_equal_to_dalek_s() {
          39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
         "RFC 8032 TEST 1 signature"
     );
-    for key in [example_key(), other_key(), SigningKey::from_seed(&[0xa5; 32])] {
+    for key in [
+        example_key(),
+        other_key(),
+        SigningKey::from_seed(&[0xa5; 32]),
+    ] {
         let dalek = ed25519_dalek::SigningKey::from_bytes(&key_seed(&key));
         for len in [0usize, 1, 63, 64, 116, 117, 500, 4096] {
             let message: Vec<u8> = (0..len).map(|i| (i * 31 + len) as u8).collect();
             let ours = key.sign_raw(&message);
             assert_eq!(ours, dalek.sign(&message).to_bytes(), "{len} bytes");
-            assert!(dalek.verifying_key().verify_strict(&message, &ours.into()).is_ok());
+            assert!(dalek
+                .verifying_key()
+                .verify_strict(&message, &ours.into())
+                .is_ok());
         }
     }
 }

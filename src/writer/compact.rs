@@ -38,7 +38,7 @@ impl Default for Retention {
 /// When the writer compacts on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Trigger {
-    /// Accepted events since the last snapshot.
+    /// Change-log records (accepted events and seal notes) since the last snapshot.
     pub events: u64,
     /// Time since the last snapshot, provided at least one event arrived.
     pub interval: Duration,
@@ -369,10 +369,10 @@ mod group_tests {
     use crate::trust::keys::SigningKey;
 
     #[test]
-    fn a_version_issued_and_superseded_in_one_group_keeps_its_signed_code() {
-        // permit_issued and permit_reissued in one commit: version 1's code is signed in that
-        // commit, and the superseded entry of version 2 (in its record and in the registry)
-        // carries it, so a scan of version 1 answers "superseded", not "forged".
+    fn seals_follow_the_acknowledgement_and_a_printed_code_survives_its_reissue() {
+        // Events are durable and current before they are sealed; a seal lands only on the state
+        // it was signed for; version 1's code, once signed, stays on its superseded entry; and
+        // the log replays to the same.
         let catalog: &'static Catalog = Box::leak(Box::new(Catalog::embedded().unwrap()));
         let dir = tempfile::tempdir().unwrap();
         let sealer = Arc::new(Sealer::new(SigningKey::from_seed(&[6; 32])));
@@ -401,21 +401,109 @@ mod group_tests {
         };
         let number = permit.number;
         store.submit(issued).unwrap();
+        store.commit().unwrap();
+        // Durable and current, not yet attested.
+        let unsealed = store.registry().get(&number).unwrap().into_owned();
+        assert_eq!((unsealed.sequence, unsealed.seal.as_ref()), (1, None));
+        let mut early = store.take_unsealed();
+        assert_eq!(early.len(), 1);
+        // Signed for sequence 1 while a reissue (sequence 2) is accepted: that seal is dropped.
+        let mut refs: Vec<&mut Permit> = early.iter_mut().collect();
+        store
+            .sealer()
+            .seal_all(&mut refs, time::OffsetDateTime::now_utc());
+        let mut next_event = reissued.clone();
         store.submit(reissued).unwrap();
         store.commit().unwrap();
-
+        assert_eq!(
+            store.attach_seals(early),
+            0,
+            "a seal of a state no longer current"
+        );
+        assert_eq!(store.seal_unsealed().unwrap(), 1);
         let current = store.registry().get(&number).unwrap().into_owned();
         assert_eq!(current.version, 2);
-        let v1 = current.superseded_versions[0].qr.expect("version 1's code");
-        assert_eq!(crate::trust::seal::payload_version(&v1), Some(1));
+        assert_eq!(current.attested().map(|s| s.sequence), Some(2));
+        assert_eq!(
+            current.superseded_versions[0].qr, None,
+            "version 1 was never sealed, so no code of it was ever shown"
+        );
+        assert_eq!(
+            store.sequence(),
+            3,
+            "events and seal notes share the sequence"
+        );
+
+        // A version sealed, then reissued: its code moves to the superseded entry.
+        let mut third = match &mut next_event.change {
+            Change::PermitReissued { permit } => permit.clone(),
+            _ => unreachable!(),
+        };
+        third.version = 3;
+        third.operator_name.push_str("（二次更名）");
+        next_event.id = "reissue-2".into();
+        next_event.change = Change::PermitReissued { permit: third };
         let v2 = current.seal.as_ref().and_then(|s| s.qr).unwrap();
         assert_eq!(crate::trust::seal::payload_version(&v2), Some(2));
+        store.submit(next_event).unwrap();
+        store.commit().unwrap();
+        assert_eq!(store.seal_unsealed().unwrap(), 1);
+        let current = store.registry().get(&number).unwrap().into_owned();
+        assert_eq!(current.version, 3);
+        assert_eq!(current.superseded_versions[1].qr, Some(v2));
+        let v3 = current.seal.as_ref().and_then(|s| s.qr).unwrap();
+        assert_eq!(crate::trust::seal::payload_version(&v3), Some(3));
 
-        // The log says the same: replayed, the store holds version 1's code too.
+        // The log says the same: replayed, the store holds the same state and seals, and has
+        // nothing left to seal.
         drop(store);
         let sealer = Arc::new(Sealer::new(SigningKey::from_seed(&[6; 32])));
-        let reopened = Store::open(dir.path(), catalog, sealer).unwrap();
+        let mut reopened = Store::open(dir.path(), catalog, sealer).unwrap();
         let replayed = reopened.registry().get(&number).unwrap().into_owned();
-        assert_eq!(replayed.superseded_versions[0].qr, Some(v1));
+        assert_eq!(replayed, current);
+        assert!(reopened.take_unsealed().is_empty());
+    }
+
+    #[test]
+    fn a_state_whose_seal_was_lost_is_sealed_again_after_a_restart() {
+        let catalog: &'static Catalog = Box::leak(Box::new(Catalog::embedded().unwrap()));
+        let dir = tempfile::tempdir().unwrap();
+        let sealer = || Arc::new(Sealer::new(SigningKey::from_seed(&[6; 32])));
+        let mut store = Store::open(dir.path(), catalog, sealer()).unwrap();
+        let mut feed = Vec::new();
+        let options = crate::gen::GenOptions {
+            permits: 5,
+            seed: 9,
+            as_of: Date::from_ymd(2026, 6, 1).unwrap(),
+        };
+        crate::gen::generate(catalog, &options, &mut feed, &mut |_| {}).unwrap();
+        let events = feed.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+        for line in events {
+            store.submit(serde_json::from_slice(line).unwrap()).unwrap();
+        }
+        store.commit().unwrap();
+        let acknowledged = store.sequence();
+        // The writer dies before any seal note is written.
+        drop(store);
+        let mut reopened = Store::open(dir.path(), catalog, sealer()).unwrap();
+        assert_eq!(reopened.sequence(), acknowledged);
+        let waiting = reopened.take_unsealed();
+        assert_eq!(waiting.len(), reopened.registry().changed().len());
+        assert!(waiting.iter().all(|p| p.attested().is_none()));
+        // Dies again before sealing: the next start finds the same, and seals it in place.
+        drop(reopened);
+        let mut again = Store::open(dir.path(), catalog, sealer()).unwrap();
+        assert_eq!(again.seal_unsealed().unwrap(), waiting.len());
+        assert!(again
+            .registry()
+            .changed()
+            .iter()
+            .all(|p| p.attested().is_some()));
+        drop(again);
+        let mut last = Store::open(dir.path(), catalog, sealer()).unwrap();
+        assert!(
+            last.take_unsealed().is_empty(),
+            "the seal notes were replayed"
+        );
     }
 }

@@ -12,11 +12,16 @@
 //!   since, and the [`ChangeLog`]. It is used by the writer service ([`service`]) and by
 //!   `permitd feed apply` alike, so a bulk import and a live feed take the same path.
 //! - A log record is one accepted event and the permit state it left ([`LogEntry`]): readers
-//!   (resolvers, recovery) put the state back without re-validating.
-//! - Nothing is acknowledged before the record is fsynced ([`Store::commit`]).
+//!   (resolvers, recovery) put the state back without re-validating. Or it is a [`SealNote`]:
+//!   the seal the writer signed for a state after acknowledging it ([`sealing`]).
+//! - Nothing is acknowledged before the record is fsynced ([`Store::commit`]). Signing is not
+//!   on that path: an acknowledged state is durable and visible at once, and attested a few
+//!   milliseconds later (seconds under a burst); a seal lost in a crash is signed again, since
+//!   recovery finds the states whose attestation is missing.
 
 pub mod compact;
 pub mod expiry;
+pub mod sealing;
 pub mod service;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +29,7 @@ use std::sync::Arc;
 
 use crate::catalog::Catalog;
 use crate::changelog::{ChangeLog, LogError, LogReader, LogRecord, Recovery};
+use crate::codes::PermitNumber;
 use crate::domain::permit::Seal;
 use crate::domain::Permit;
 use crate::event::{Change, Event};
@@ -34,10 +40,10 @@ use crate::trust::seal::Sealer;
 /// The change log's directory inside a data directory.
 pub const LOG_DIR: &str = "log";
 
-/// One change-log record's payload: the accepted event and the permit as it left it, sealed
-/// (signed QR payload and attestation, see [`crate::trust::seal`]). For a `permit_issued` event
-/// the permit is the event's own (with the record's sequence), so it is not written twice:
-/// `permit` is absent and `seal` carries its seal.
+/// One change-log record's payload: the accepted event and the permit as it left it. For a
+/// `permit_issued` event the permit is the event's own (with the record's sequence), so it is
+/// not written twice: `permit` is absent. (`seal` is read from records written before seals
+/// moved to their own records, [`SealNote`]: it sealed that record's state.)
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogEntry {
     pub event: Event,
@@ -57,7 +63,7 @@ impl LogEntry {
             (Some(permit), _) => Ok(permit),
             (None, Change::PermitIssued { mut permit }) => {
                 permit.sequence = sequence;
-                permit.seal = self.seal;
+                permit.seal = self.seal.map(|seal| Seal { sequence, ..seal });
                 Ok(permit)
             }
             (None, change) => Err(StoreError::Record {
@@ -66,18 +72,91 @@ impl LogEntry {
             }),
         }
     }
+}
 
+/// The seal the writer signed for one permit state (`seal.sequence`), written after the
+/// record of that state was acknowledged. It applies only while that state is still the
+/// permit's current one ([`SealNote::apply_to`]); readers that find a later state drop it (that
+/// state's own seal follows).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SealNote {
+    pub number: PermitNumber,
+    pub seal: Seal,
+}
+
+impl SealNote {
+    /// Puts the seal on `permit` when the note is of its current state; says whether it did.
+    /// The writer, recovery, resolvers and `permitd qr` all decide with this.
+    pub fn apply_to(&self, permit: &mut Permit) -> bool {
+        let applies = permit.number == self.number && permit.sequence == self.seal.sequence;
+        if applies {
+            permit.seal = Some(self.seal.clone());
+        }
+        applies
+    }
+}
+
+/// A change-log record's payload, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    Event(Box<LogEntry>),
+    Sealed(Box<SealNote>),
+}
+
+/// The JSON a [`SealNote`] record starts with (an event record starts `{"event":`).
+const SEALED_PREFIX: &[u8] = b"{\"sealed\":";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SealedRecord {
+    sealed: SealNote,
+}
+
+impl Record {
     /// Reads a record's payload.
     ///
     /// # Errors
-    /// When the payload is not a log entry (the checksum held, so this is a bug or a foreign
-    /// file), naming the sequence.
-    pub fn decode(record: &LogRecord) -> Result<LogEntry, StoreError> {
-        serde_json::from_slice(&record.payload).map_err(|e| StoreError::Record {
+    /// When the payload is neither (the checksum held, so this is a bug or a foreign file),
+    /// naming the sequence.
+    pub fn decode(record: &LogRecord) -> Result<Record, StoreError> {
+        let fail = |e: serde_json::Error| StoreError::Record {
             sequence: record.seq,
             why: e.to_string(),
-        })
+        };
+        if record.payload.starts_with(SEALED_PREFIX) {
+            let sealed: SealedRecord = serde_json::from_slice(&record.payload).map_err(fail)?;
+            return Ok(Record::Sealed(Box::new(sealed.sealed)));
+        }
+        let mut entry: LogEntry = serde_json::from_slice(&record.payload).map_err(fail)?;
+        if let Some(permit) = entry.permit.as_mut() {
+            // Written before seals had their own records: the seal was of this state.
+            if let Some(seal) = permit.seal.as_mut().filter(|s| s.sequence == 0) {
+                seal.sequence = permit.sequence;
+            }
+        }
+        Ok(Record::Event(Box::new(entry)))
     }
+
+    /// The permit the record is about.
+    pub fn number(&self) -> PermitNumber {
+        match self {
+            Record::Event(entry) => entry.event.change.number(),
+            Record::Sealed(note) => note.number,
+        }
+    }
+}
+
+/// Encodes a seal note's record payload.
+fn encode_seal_note(number: PermitNumber, seal: &Seal) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Borrowed<'a> {
+        number: PermitNumber,
+        seal: &'a Seal,
+    }
+    let mut record = Vec::with_capacity(1024);
+    record.extend_from_slice(SEALED_PREFIX);
+    serde_json::to_writer(&mut record, &Borrowed { number, seal }).expect("seals serialise");
+    record.push(b'}');
+    record
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -162,19 +241,21 @@ pub struct Store {
     registry: Registry<'static>,
     log: ChangeLog,
     recovery: Recovery,
-    /// Accepted since the last [`Store::commit`], waiting to be sealed and appended.
+    /// Records since the last [`Store::commit`], waiting to be appended.
     pending: Vec<Pending>,
+    /// States made durable whose attestation is still to be signed: taken by the sealing
+    /// stage ([`Store::take_unsealed`]) or sealed in place ([`Store::seal_unsealed`]).
+    unsealed: Vec<Permit>,
     /// Seals every accepted permit state (the writer is the one process holding the key).
     sealer: Arc<Sealer>,
 }
 
-/// An accepted event waiting for [`Store::commit`]: its record so far (the event) and the permit
-/// as it left it, to be sealed.
+/// A record waiting for [`Store::commit`]; for an event, the permit as it left it, to be sealed
+/// once durable.
 struct Pending {
     sequence: u64,
-    issued: bool,
     record: Vec<u8>,
-    permit: Permit,
+    permit: Option<Permit>,
 }
 
 /// The snapshot `CURRENT` names in `data_dir`, verified; `None` when there is none yet.
@@ -239,9 +320,18 @@ impl Store {
             log,
             recovery,
             pending: Vec::new(),
+            unsealed: Vec::new(),
             sealer,
         };
         store.replay()?;
+        // States acknowledged before a crash whose seal did not reach the log: signed again.
+        store.unsealed = store
+            .registry
+            .changed()
+            .iter()
+            .filter(|p| p.attested().is_none())
+            .cloned()
+            .collect();
         Ok(store)
     }
 
@@ -274,12 +364,23 @@ impl Store {
                 break;
             }
             for record in &records {
-                let entry = LogEntry::decode(record)?;
-                let id = event_id_hash(&entry.event.id);
-                let permit = entry.into_permit(record.seq)?;
-                self.registry
-                    .restore(record.seq, id, permit)
-                    .map_err(StoreError::Replay)?;
+                match Record::decode(record)? {
+                    Record::Event(entry) => {
+                        let id = event_id_hash(&entry.event.id);
+                        let permit = entry.into_permit(record.seq)?;
+                        self.registry
+                            .restore(record.seq, id, permit)
+                            .map_err(StoreError::Replay)?;
+                    }
+                    Record::Sealed(note) => {
+                        self.registry
+                            .restore_sequence(record.seq)
+                            .map_err(StoreError::Replay)?;
+                        if let Some(permit) = self.registry.changed_mut(&note.number) {
+                            note.apply_to(permit);
+                        }
+                    }
+                }
             }
         }
         Ok(())
@@ -297,7 +398,8 @@ impl Store {
         &self.recovery
     }
 
-    /// The last accepted sequence number (durable once [`Store::commit`] returned).
+    /// The last sequence number given (to an event or a seal note; durable once
+    /// [`Store::commit`] returned).
     pub fn sequence(&self) -> u64 {
         self.registry.sequence()
     }
@@ -311,14 +413,14 @@ impl Store {
         &self.registry
     }
 
-    /// Accepted events since the snapshot.
+    /// Records (events and seal notes) since the snapshot.
     pub fn events_since_snapshot(&self) -> u64 {
         let covered = self.snapshot.as_ref().map_or(0, |s| s.header().sequence);
         self.sequence() - covered
     }
 
-    /// Validates and applies `event`; an accepted one waits to be sealed and appended to the
-    /// log by [`Store::commit`], which must return before it is acknowledged.
+    /// Validates and applies `event`; an accepted one waits to be appended to the log by
+    /// [`Store::commit`], which must return before it is acknowledged.
     ///
     /// # Errors
     /// None today (a rejected event is an [`Outcome`]); kept for the log's errors.
@@ -339,20 +441,23 @@ impl Store {
                     .get(&number)
                     .expect("just applied")
                     .into_owned();
+                if !issued {
+                    record.extend_from_slice(b",\"permit\":");
+                    serde_json::to_writer(&mut record, &permit).expect("permits serialise");
+                }
+                record.push(b'}');
                 self.pending.push(Pending {
                     sequence,
-                    issued,
                     record,
-                    permit,
+                    permit: Some(permit),
                 });
                 Ok(Outcome::Accepted { sequence })
             }
         }
     }
 
-    /// Seals every submitted event's permit state (on every core: signing is the costly part of
-    /// an event), appends the records in sequence order and makes them durable with one fsync
-    /// (group commit).
+    /// Appends the waiting records in sequence order and makes them durable with one fsync
+    /// (group commit); the events' states then wait to be sealed ([`Store::take_unsealed`]).
     ///
     /// # Errors
     /// The log's; it then refuses further appends and the process must restart (recovery
@@ -361,45 +466,71 @@ impl Store {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let mut pending = std::mem::take(&mut self.pending);
-        let mut permits: Vec<&mut Permit> = pending.iter_mut().map(|p| &mut p.permit).collect();
-        self.sealer
-            .seal_all(&mut permits, time::OffsetDateTime::now_utc());
-        drop(permits);
-        // A version issued and superseded within this group: its code was signed here, after
-        // the later states were taken, so they learn it from here.
-        let mut signed_here = std::collections::HashMap::new();
-        for p in &mut pending {
-            let key = p.permit.number.key();
-            if let Some(qr) = p.permit.seal.as_ref().and_then(|s| s.qr) {
-                signed_here.insert((key, p.permit.version), qr);
-            }
-            for old in &mut p.permit.superseded_versions {
-                if old.qr.is_none() {
-                    old.qr = signed_here.get(&(key, old.version)).copied();
-                }
-            }
-            // The registry's state is the last event's: it keeps that event's seal.
-            if let Some(current) = self.registry.changed_mut(&p.permit.number) {
-                if current.sequence == p.sequence {
-                    current.seal.clone_from(&p.permit.seal);
-                    current
-                        .superseded_versions
-                        .clone_from(&p.permit.superseded_versions);
-                }
-            }
-            if p.issued {
-                p.record.extend_from_slice(b",\"seal\":");
-                serde_json::to_writer(&mut p.record, &p.permit.seal).expect("seals serialise");
-            } else {
-                p.record.extend_from_slice(b",\"permit\":");
-                serde_json::to_writer(&mut p.record, &p.permit).expect("permits serialise");
-            }
-            p.record.push(b'}');
+        for p in &self.pending {
             self.log.append(p.sequence, &p.record)?;
         }
         self.log.commit()?;
+        let durable = self.pending.drain(..).filter_map(|p| p.permit);
+        self.unsealed.extend(durable);
         Ok(())
+    }
+
+    /// Acknowledged states whose seal is not durable here: not yet taken by
+    /// [`Store::take_unsealed`], or sealed with the note not yet committed.
+    pub fn awaiting_seal(&self) -> usize {
+        self.unsealed.len() + self.pending.iter().filter(|p| p.permit.is_none()).count()
+    }
+
+    /// The states made durable since the last call, to be sealed (by the writer's sealing
+    /// stage); a permit may appear more than once (oldest first).
+    pub fn take_unsealed(&mut self) -> Vec<Permit> {
+        std::mem::take(&mut self.unsealed)
+    }
+
+    /// Puts on each permit's current state the seal signed for it, and queues a [`SealNote`]
+    /// record for each (appended by the next [`Store::commit`]). A seal of a state that is no
+    /// longer current (a later event came, or a compaction the store rebased on already sealed
+    /// it) is dropped. Returns how many were kept.
+    pub fn attach_seals(&mut self, sealed: impl IntoIterator<Item = Permit>) -> usize {
+        let mut kept = 0;
+        for permit in sealed {
+            let Some(seal) = permit.seal else { continue };
+            let note = SealNote {
+                number: permit.number,
+                seal,
+            };
+            let Some(current) = self.registry.changed_mut(&note.number) else {
+                continue;
+            };
+            if !note.apply_to(current) {
+                continue;
+            }
+            let sequence = self.registry.take_sequence();
+            self.pending.push(Pending {
+                sequence,
+                record: encode_seal_note(note.number, &note.seal),
+                permit: None,
+            });
+            kept += 1;
+        }
+        kept
+    }
+
+    /// Seals every state waiting for it here, on every core, and commits the seal notes
+    /// (`permitd feed apply`, tests, and the writer as it stops). Returns how many were kept.
+    ///
+    /// # Errors
+    /// The log's, as [`Store::commit`].
+    pub fn seal_unsealed(&mut self) -> Result<usize, StoreError> {
+        let mut latest = sealing::Backlog::default();
+        latest.add(self.take_unsealed());
+        let mut permits = latest.take(usize::MAX);
+        let mut refs: Vec<&mut Permit> = permits.iter_mut().collect();
+        self.sealer
+            .seal_all(&mut refs, time::OffsetDateTime::now_utc());
+        let kept = self.attach_seals(permits);
+        self.commit()?;
+        Ok(kept)
     }
 
     /// After a compaction published `snapshot` (covering its header's sequence): build on it,
@@ -447,7 +578,8 @@ impl Store {
 pub const IMPORT_COMMIT_EVENTS: u64 = 8192;
 
 /// Imports a feed (`permitd feed apply`): every event validated and appended like a batch sent
-/// to the writer, committed every [`IMPORT_COMMIT_EVENTS`] and at the end. Line numbers in the
+/// to the writer, committed every [`IMPORT_COMMIT_EVENTS`] and at the end, each group then
+/// sealed (on every core) and its seal notes committed. Line numbers in the
 /// report are the file's.
 ///
 /// # Errors
@@ -479,7 +611,7 @@ pub fn import(
         since_commit += 1;
         if since_commit >= IMPORT_COMMIT_EVENTS {
             since_commit = 0;
-            if let Err(e) = store.commit() {
+            if let Err(e) = commit_and_seal(store) {
                 let message = e.to_string();
                 failure = Some(e);
                 return Err(std::io::Error::other(message));
@@ -494,6 +626,12 @@ pub fn import(
         path: PathBuf::from("<feed>"),
         source,
     })?;
-    store.commit()?;
+    commit_and_seal(store)?;
     Ok(report)
+}
+
+/// A bulk import's group commit: the events, then their seal notes.
+fn commit_and_seal(store: &mut Store) -> Result<(), StoreError> {
+    store.commit()?;
+    store.seal_unsealed().map(drop)
 }

@@ -7,6 +7,10 @@
 //! - Group commit: the committer takes every batch waiting (up to [`GROUP_EVENTS_MAX`] events),
 //!   applies them, appends their records, fsyncs once, then answers each batch with its own
 //!   sequence range. An answer is never sent before its records are durable.
+//! - The durable states then go to the sealing stage ([`super::sealing`]), which signs them on
+//!   its own thread; the committer appends the seals it gets back as seal notes with the next
+//!   group. When [`crate::limits::UNSEALED_PERMITS_MAX`] states wait, it takes no batch until
+//!   seals come back (the queue fills: 503).
 //! - Between batches it runs the expiry scheduler (at start and when the Beijing date changes)
 //!   and starts a compaction when the trigger says so; the build runs on its own thread and the
 //!   committer rebases on the result when it is published.
@@ -37,12 +41,15 @@ use crate::limits::{
 };
 
 use super::compact::{Compacted, Compaction, Retention, Trigger};
+use super::sealing::SealingStage;
 use super::{expiry, BatchReport, Outcome, Store, StoreError};
 
 /// Most events one group commit gathers from waiting batches before it fsyncs.
 pub const GROUP_EVENTS_MAX: usize = 65_536;
 /// How long the committer waits for a batch before it looks at the clock (expiry, compaction).
 const IDLE_TICK: Duration = Duration::from_millis(200);
+/// How long it waits instead while seals are being signed, so they reach the log promptly.
+const SEAL_TICK: Duration = Duration::from_millis(1);
 /// How long after a failed compaction attestation renewal tries again.
 const COMPACTION_RETRY: Duration = Duration::from_secs(60);
 
@@ -77,6 +84,19 @@ pub struct Status {
     pub snapshot_sequence: AtomicU64,
     pub compactions: AtomicU64,
     pub last_compaction_ms: AtomicU64,
+    /// Acknowledged states waiting for their attestation.
+    pub unsealed: AtomicU64,
+    /// Seal notes written since the writer started.
+    pub seals: AtomicU64,
+}
+
+impl Status {
+    /// After a commit: the sequence, and the states whose seal is not in the log yet.
+    fn publish(&self, store: &Store, sealing: &SealingStage) {
+        self.sequence.store(store.sequence(), Ordering::Relaxed);
+        let unsealed = sealing.unsealed() + store.awaiting_seal();
+        self.unsealed.store(unsealed as u64, Ordering::Relaxed);
+    }
 }
 
 /// Runs the writer until `shutdown` turns true: the committer thread plus the admin listener.
@@ -92,6 +112,9 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let status = Arc::new(Status::default());
     status.sequence.store(store.sequence(), Ordering::Relaxed);
+    status
+        .unsealed
+        .store(store.awaiting_seal() as u64, Ordering::Relaxed);
     status.snapshot_sequence.store(
         store.snapshot().map_or(0, |s| s.header().sequence),
         Ordering::Relaxed,
@@ -200,6 +223,8 @@ async fn handle(
                 "snapshot_sequence": status.snapshot_sequence.load(Ordering::Relaxed),
                 "compactions": status.compactions.load(Ordering::Relaxed),
                 "last_compaction_ms": status.last_compaction_ms.load(Ordering::Relaxed),
+                "unsealed": status.unsealed.load(Ordering::Relaxed),
+                "seals": status.seals.load(Ordering::Relaxed),
             });
             json(StatusCode::OK, body.to_string().into_bytes())
         }
@@ -351,13 +376,20 @@ fn commit_loop(
     let mut last_failure = None::<Instant>;
     let mut building: Option<std::thread::JoinHandle<Result<Compacted, StoreError>>> = None;
     let mut compact_waiting: Vec<oneshot::Sender<Result<u64, String>>> = Vec::new();
+    let mut sealing = SealingStage::start(store.sealer().clone());
     loop {
+        // Seals back from the stage go in with this round's commit; new durable states go out.
+        let sealed = sealing.collect();
+        let kept = store.attach_seals(sealed) as u64;
+        status.seals.fetch_add(kept, Ordering::Relaxed);
+        sealing.add(store.take_unsealed());
+
         // Housekeeping between groups: expiry once a day, compaction results and triggers.
         let now = Date::today_in_beijing();
         if today != Some(now) {
             today = Some(now);
             lapse_due(&mut store, now)?;
-            status.sequence.store(store.sequence(), Ordering::Relaxed);
+            status.publish(&store, &sealing);
         }
         if building.as_ref().is_some_and(|b| b.is_finished()) {
             let handle = building.take().expect("checked");
@@ -416,9 +448,28 @@ fn commit_loop(
             building = Some(start_compaction(&store, now, renewal));
         }
 
-        let first = match jobs.recv_timeout(IDLE_TICK) {
+        if sealing.is_full() {
+            // Back-pressure: no batch until the signer catches up (the queue fills: 503).
+            let sealed = sealing.collect_waiting(IDLE_TICK);
+            let kept = store.attach_seals(sealed) as u64;
+            status.seals.fetch_add(kept, Ordering::Relaxed);
+            store.commit()?;
+            status.publish(&store, &sealing);
+            continue;
+        }
+        let tick = if sealing.is_busy() {
+            SEAL_TICK
+        } else {
+            IDLE_TICK
+        };
+        let first = match jobs.recv_timeout(tick) {
             Ok(job) => job,
-            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Timeout) => {
+                // Idle: the seal notes attached above become durable on their own.
+                store.commit()?;
+                status.publish(&store, &sealing);
+                continue;
+            }
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let mut group = vec![first];
@@ -460,7 +511,7 @@ fn commit_loop(
             }
             return Err(e);
         }
-        status.sequence.store(store.sequence(), Ordering::Relaxed);
+        status.publish(&store, &sealing);
         for (reply, report) in answers {
             let _ = reply.send(Ok(report));
         }
@@ -468,11 +519,28 @@ fn commit_loop(
             building = Some(start_compaction(&store, Date::today_in_beijing(), false));
         }
     }
-    // Stopping: a compaction in flight finishes (its file is complete or not published).
+    // Stopping: what was acknowledged is sealed before the writer goes (a restart would sign
+    // it anyway), and a compaction in flight finishes (its file is complete or not published).
+    let (sealed, rest) = sealing.finish();
+    store.attach_seals(sealed);
+    store.commit()?;
+    sealing_rest(&mut store, rest)?;
     if let Some(handle) = building {
         let _ = handle.join();
     }
     Ok(())
+}
+
+/// Seals in place the states the stage never got to, and commits their notes.
+fn sealing_rest(store: &mut Store, rest: Vec<crate::domain::Permit>) -> Result<(), StoreError> {
+    let mut rest = rest;
+    let mut refs: Vec<&mut crate::domain::Permit> = rest.iter_mut().collect();
+    store
+        .sealer()
+        .seal_all(&mut refs, time::OffsetDateTime::now_utc());
+    store.attach_seals(rest);
+    store.commit()?;
+    store.seal_unsealed().map(drop)
 }
 
 fn start_compaction(
