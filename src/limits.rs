@@ -52,9 +52,9 @@ pub const WRITER_QUEUE_BATCHES_MAX: usize = 64;
 /// takes no new batch until the signer catches up, so the queue fills and senders get 503: a
 /// burst is acknowledged at the log's rate, a sustained feed at the signer's. ~2 KB a permit.
 pub const UNSEALED_PERMITS_MAX: usize = 131_072;
-/// Permits the sealing stage signs in one go (~20 ms on two cores) before it hands the seals
-/// back, so the first seals of a large backlog are not held back by the last.
-pub const SEAL_BATCH_PERMITS: usize = 2048;
+/// Permits a signing thread signs in one go (~5 ms) before it hands the seals back, so the
+/// first seals of a large backlog are not held back by the last.
+pub const SEAL_BATCH_PERMITS: usize = 256;
 /// Most connections the writer's admin listener serves at once.
 pub const WRITER_CONNECTIONS_MAX: usize = 256;
 /// How often a resolver looks for new change-log records when it found none last time.

@@ -355,6 +355,10 @@ impl<'c> Registry<'c> {
         let sequence = self.sequence + 1;
         let mut next = self.next_state(event.change)?;
         next.sequence = sequence;
+        if let Some(seal) = next.seal.as_mut() {
+            // The new state keeps its version's signed code; the writer signs its attestation.
+            seal.drop_attestation();
+        }
         self.put(next);
         self.seen_event_ids.insert(id_hash, sequence);
         self.sequence = sequence;

@@ -99,6 +99,17 @@ pub struct Seal {
     pub attestation_expires: i64,
 }
 
+impl Seal {
+    /// Keeps what names the version (the signed QR payload) and drops the attestation, of a
+    /// state the permit is no longer in: a change record then does not carry ~500 bytes no
+    /// reader may serve (`sequence` still names that earlier state).
+    pub fn drop_attestation(&mut self) {
+        self.attestation = String::new();
+        self.attested_at = 0;
+        self.attestation_expires = 0;
+    }
+}
+
 /// The QR payload text as a JSON string (the change log), checked to be 186 base32 characters.
 mod qr_text {
     use super::{QrText, QR_PAYLOAD_CHARS};

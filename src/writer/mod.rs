@@ -243,19 +243,22 @@ pub struct Store {
     recovery: Recovery,
     /// Records since the last [`Store::commit`], waiting to be appended.
     pending: Vec<Pending>,
-    /// States made durable whose attestation is still to be signed: taken by the sealing
-    /// stage ([`Store::take_unsealed`]) or sealed in place ([`Store::seal_unsealed`]).
-    unsealed: Vec<Permit>,
+    /// Permits whose durable state is still to be attested, oldest first (a permit may be
+    /// named more than once): taken by the sealing stage ([`Store::take_unsealed`]) or sealed
+    /// in place ([`Store::seal_unsealed`]).
+    unsealed: Vec<PermitNumber>,
+    /// The last sequence made durable by [`Store::commit`].
+    durable_through: u64,
     /// Seals every accepted permit state (the writer is the one process holding the key).
     sealer: Arc<Sealer>,
 }
 
-/// A record waiting for [`Store::commit`]; for an event, the permit as it left it, to be sealed
-/// once durable.
+/// A record waiting for [`Store::commit`]; for an event, the permit it changed (to be sealed
+/// once durable), for a seal note `None`.
 struct Pending {
     sequence: u64,
     record: Vec<u8>,
-    permit: Option<Permit>,
+    changed: Option<PermitNumber>,
 }
 
 /// The snapshot `CURRENT` names in `data_dir`, verified; `None` when there is none yet.
@@ -321,16 +324,18 @@ impl Store {
             recovery,
             pending: Vec::new(),
             unsealed: Vec::new(),
+            durable_through: 0,
             sealer,
         };
         store.replay()?;
+        store.durable_through = store.registry.sequence();
         // States acknowledged before a crash whose seal did not reach the log: signed again.
         store.unsealed = store
             .registry
             .changed()
             .iter()
             .filter(|p| p.attested().is_none())
-            .cloned()
+            .map(|p| p.number)
             .collect();
         Ok(store)
     }
@@ -429,27 +434,24 @@ impl Store {
         let issued = matches!(event.change, Change::PermitIssued { .. });
         // The record is `{"event":…,"permit":…}` (see `LogEntry`). The event is encoded before
         // `apply` consumes it (no copy of it is kept); the bytes are dropped if it is refused.
-        let mut record = Vec::with_capacity(2048);
+        // Room for the event and, but for an issue, the permit (~2.2 KB): no regrowth.
+        let mut record = Vec::with_capacity(if issued { 2048 } else { 4096 });
         record.extend_from_slice(b"{\"event\":");
         serde_json::to_writer(&mut record, &event).expect("events serialise");
         match self.registry.apply(event) {
             Ok(Applied::Replay) => Ok(Outcome::Replay),
             Err(rejection) => Ok(Outcome::Rejected(rejection.to_string())),
             Ok(Applied::Accepted { sequence }) => {
-                let permit = self
-                    .registry
-                    .get(&number)
-                    .expect("just applied")
-                    .into_owned();
                 if !issued {
+                    let permit = self.registry.get(&number).expect("just applied");
                     record.extend_from_slice(b",\"permit\":");
-                    serde_json::to_writer(&mut record, &permit).expect("permits serialise");
+                    serde_json::to_writer(&mut record, &*permit).expect("permits serialise");
                 }
                 record.push(b'}');
                 self.pending.push(Pending {
                     sequence,
                     record,
-                    permit: Some(permit),
+                    changed: Some(number),
                 });
                 Ok(Outcome::Accepted { sequence })
             }
@@ -470,21 +472,42 @@ impl Store {
             self.log.append(p.sequence, &p.record)?;
         }
         self.log.commit()?;
-        let durable = self.pending.drain(..).filter_map(|p| p.permit);
-        self.unsealed.extend(durable);
+        self.durable_through = self.registry.sequence();
+        let changed = self.pending.drain(..).filter_map(|p| p.changed);
+        self.unsealed.extend(changed);
         Ok(())
     }
 
-    /// Acknowledged states whose seal is not durable here: not yet taken by
+    /// Acknowledged permits whose seal is not durable here: not yet taken by
     /// [`Store::take_unsealed`], or sealed with the note not yet committed.
     pub fn awaiting_seal(&self) -> usize {
-        self.unsealed.len() + self.pending.iter().filter(|p| p.permit.is_none()).count()
+        self.unsealed.len() + self.pending.iter().filter(|p| p.changed.is_none()).count()
     }
 
-    /// The states made durable since the last call, to be sealed (by the writer's sealing
-    /// stage); a permit may appear more than once (oldest first).
+    /// The durable, unattested current state of each permit changed since the last call, once
+    /// each, oldest first: copies for the sealing stage. (Copied here, after the
+    /// acknowledgement, rather than at each event.)
     pub fn take_unsealed(&mut self) -> Vec<Permit> {
-        std::mem::take(&mut self.unsealed)
+        let numbers = std::mem::take(&mut self.unsealed);
+        let mut seen = std::collections::HashSet::with_capacity(numbers.len());
+        let mut states = Vec::with_capacity(numbers.len());
+        for number in numbers {
+            if !seen.insert(number.key()) {
+                continue;
+            }
+            let Some(current) = self.registry.changed_mut(&number) else {
+                continue; // a compaction the store rebased on attested it
+            };
+            if current.attested().is_some() {
+                continue;
+            }
+            if current.sequence > self.durable_through {
+                // Not durable yet: named again when its record is committed.
+                continue;
+            }
+            states.push(current.clone());
+        }
+        states
     }
 
     /// Puts on each permit's current state the seal signed for it, and queues a [`SealNote`]
@@ -495,21 +518,20 @@ impl Store {
         let mut kept = 0;
         for permit in sealed {
             let Some(seal) = permit.seal else { continue };
-            let note = SealNote {
-                number: permit.number,
-                seal,
-            };
-            let Some(current) = self.registry.changed_mut(&note.number) else {
+            let Some(current) = self.registry.changed_mut(&permit.number) else {
                 continue;
             };
-            if !note.apply_to(current) {
+            // SealNote::apply_to's rule, moving the seal instead of cloning it.
+            if current.sequence != seal.sequence {
                 continue;
             }
+            let record = encode_seal_note(permit.number, &seal);
+            current.seal = Some(seal);
             let sequence = self.registry.take_sequence();
             self.pending.push(Pending {
                 sequence,
-                record: encode_seal_note(note.number, &note.seal),
-                permit: None,
+                record,
+                changed: None,
             });
             kept += 1;
         }

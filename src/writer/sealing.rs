@@ -4,7 +4,7 @@
 //! committer ── durable states ─▶ Backlog (one entry a permit, its latest state)
 //!     ▲                              │ SEAL_BATCH_PERMITS at a time, one batch queued
 //!     │                              ▼
-//!     └──── sealed permits ◀── sealing thread (nice 19; signs on every core)
+//!     └──── sealed permits ◀── signing threads, one a core (nice 19)
 //! ```
 //!
 //! Signing is what an event costs most (an Ed25519 signature per state, two for a new
@@ -24,6 +24,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -54,6 +55,16 @@ impl Backlog {
         }
     }
 
+    /// Puts taken permits back in front, in their order (none of them may be waiting).
+    fn put_back(&mut self, permits: Vec<Permit>) {
+        for permit in permits.into_iter().rev() {
+            let key = permit.number.key();
+            if self.latest.insert(key, permit).is_none() {
+                self.order.push_front(key);
+            }
+        }
+    }
+
     /// Up to `most` permits, oldest first.
     pub fn take(&mut self, most: usize) -> Vec<Permit> {
         let count = most.min(self.order.len());
@@ -73,49 +84,53 @@ impl Backlog {
     }
 }
 
+/// Batches handed out per signing thread: one signed while the next waits, so no thread waits
+/// for the committer.
+const BATCHES_PER_THREAD: usize = 2;
+
 /// The committer's end of the stage.
 pub struct SealingStage {
     backlog: Backlog,
-    /// Batches to the sealing thread: one waits while another is signed.
+    /// Batches to the signing threads (room for all that may be out, so a hand-over never
+    /// blocks).
     to_seal: Option<SyncSender<Vec<Permit>>>,
     sealed: Receiver<Vec<Permit>>,
-    /// Permits handed to the thread whose seals have not come back.
+    /// Permits handed out whose seals have not come back, and in how many batches.
     in_flight: usize,
-    thread: Option<JoinHandle<()>>,
+    batches_out: usize,
+    batches_max: usize,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl SealingStage {
-    /// Starts the sealing thread.
+    /// Starts one signing thread a core, each signing whole batches from a shared queue (no
+    /// thread started per batch, no core idle while another finishes its half).
     ///
     /// # Panics
-    /// When the thread cannot be spawned.
+    /// When a thread cannot be spawned.
     pub fn start(sealer: Arc<Sealer>) -> SealingStage {
-        let (to_seal, batches) = mpsc::sync_channel::<Vec<Permit>>(1);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let batches_max = threads * BATCHES_PER_THREAD;
+        let (to_seal, batches) = mpsc::sync_channel::<Vec<Permit>>(batches_max);
+        let batches = Arc::new(Mutex::new(batches));
         let (done, sealed) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("permitd-sealer".into())
-            .spawn(move || {
-                // Below the committer (and any resolver on this host); the signing threads it
-                // starts inherit the priority. Not fatal if the system refuses.
-                use thread_priority::{set_current_thread_priority, ThreadPriority};
-                if let Err(e) = set_current_thread_priority(ThreadPriority::Min) {
-                    eprintln!("permitd writer: sealing runs at normal priority: {e:?}");
-                }
-                for mut batch in batches {
-                    let mut refs: Vec<&mut Permit> = batch.iter_mut().collect();
-                    sealer.seal_all(&mut refs, time::OffsetDateTime::now_utc());
-                    if done.send(batch).is_err() {
-                        break;
-                    }
-                }
+        let threads = (0..threads)
+            .map(|i| {
+                let (sealer, batches, done) = (sealer.clone(), batches.clone(), done.clone());
+                std::thread::Builder::new()
+                    .name(format!("permitd-sealer-{i}"))
+                    .spawn(move || sign(&sealer, &batches, &done))
+                    .expect("spawning a signing thread")
             })
-            .expect("spawning the sealing thread");
+            .collect();
         SealingStage {
             backlog: Backlog::default(),
             to_seal: Some(to_seal),
             sealed,
             in_flight: 0,
-            thread: Some(thread),
+            batches_out: 0,
+            batches_max,
+            threads,
         }
     }
 
@@ -166,33 +181,35 @@ impl SealingStage {
 
     fn received(&mut self, sealed: &mut Vec<Permit>, batch: Vec<Permit>) {
         self.in_flight -= batch.len();
+        self.batches_out -= 1;
         sealed.extend(batch);
         self.hand_over();
     }
 
     fn hand_over(&mut self) {
         let Some(to_seal) = &self.to_seal else { return };
-        while !self.backlog.is_empty() {
+        while self.batches_out < self.batches_max && !self.backlog.is_empty() {
             let batch = self.backlog.take(SEAL_BATCH_PERMITS);
             let count = batch.len();
             match to_seal.try_send(batch) {
-                Ok(()) => self.in_flight += count,
+                Ok(()) => {
+                    self.in_flight += count;
+                    self.batches_out += 1;
+                }
+                // Not while fewer than batches_max are out, unless the threads died.
                 Err(TrySendError::Full(batch) | TrySendError::Disconnected(batch)) => {
-                    // Back to the front, in order.
-                    let rest = std::mem::take(&mut self.backlog);
-                    self.backlog.add(batch);
-                    self.backlog.add(rest.into_ordered());
+                    self.backlog.put_back(batch);
                     return;
                 }
             }
         }
     }
 
-    /// Stops the thread once it has signed what it holds; returns those seals and the states
-    /// it never got (the caller seals them in place, [`super::Store::seal_unsealed`]).
+    /// Stops the threads once they have signed what they hold; returns those seals and the
+    /// states they never got (the caller seals them in place, [`super::Store::seal_unsealed`]).
     pub fn finish(mut self) -> (Vec<Permit>, Vec<Permit>) {
         self.to_seal = None;
-        if let Some(thread) = self.thread.take() {
+        for thread in std::mem::take(&mut self.threads) {
             let _ = thread.join();
         }
         let sealed = self.collect();
@@ -201,9 +218,24 @@ impl SealingStage {
     }
 }
 
-impl Backlog {
-    fn into_ordered(mut self) -> Vec<Permit> {
-        self.take(usize::MAX)
+/// A signing thread: whole batches from the shared queue until it closes.
+fn sign(sealer: &Sealer, batches: &Mutex<Receiver<Vec<Permit>>>, done: &mpsc::Sender<Vec<Permit>>) {
+    // Below the committer (and any resolver on this host). Not fatal if the system refuses.
+    use thread_priority::{set_current_thread_priority, ThreadPriority};
+    if let Err(e) = set_current_thread_priority(ThreadPriority::Min) {
+        eprintln!("permitd writer: sealing runs at normal priority: {e:?}");
+    }
+    loop {
+        // The lock is held only while waiting for the next batch, not while signing.
+        let next = batches.lock().map_or(None, |queue| queue.recv().ok());
+        let Some(mut batch) = next else { return };
+        let now = time::OffsetDateTime::now_utc();
+        for permit in &mut batch {
+            sealer.seal(permit, now);
+        }
+        if done.send(batch).is_err() {
+            return;
+        }
     }
 }
 
