@@ -565,7 +565,7 @@ fn writer_benches(c: &mut Criterion) {
                     pool.len(),
                     || DurableRun::empty("seal"),
                 );
-                for event in pool[r.next..r.next + GROUP_EVENTS].to_vec() {
+                for event in pool[r.next..r.next + GROUP_EVENTS].iter().cloned() {
                     r.store.submit(event).expect("submit");
                 }
                 r.next += GROUP_EVENTS;
@@ -591,7 +591,7 @@ fn writer_benches(c: &mut Criterion) {
                     mix.events.len(),
                     || mix.fresh(),
                 );
-                for event in mix.events[r.next..r.next + GROUP_EVENTS].to_vec() {
+                for event in mix.events[r.next..r.next + GROUP_EVENTS].iter().cloned() {
                     r.store.submit(event).expect("submit");
                 }
                 r.next += GROUP_EVENTS;
