@@ -416,7 +416,7 @@ mod group_tests {
         store.submit(reissued).unwrap();
         store.commit().unwrap();
         assert_eq!(
-            store.attach_seals(early),
+            store.attach_seals(early).unwrap(),
             0,
             "a seal of a state no longer current"
         );

@@ -145,18 +145,17 @@ impl Record {
     }
 }
 
-/// Encodes a seal note's record payload.
-fn encode_seal_note(number: PermitNumber, seal: &Seal) -> Vec<u8> {
+/// Encodes a seal note's record payload into `record` (cleared first).
+fn encode_seal_note(record: &mut Vec<u8>, number: PermitNumber, seal: &Seal) {
     #[derive(serde::Serialize)]
     struct Borrowed<'a> {
         number: PermitNumber,
         seal: &'a Seal,
     }
-    let mut record = Vec::with_capacity(1024);
+    record.clear();
     record.extend_from_slice(SEALED_PREFIX);
-    serde_json::to_writer(&mut record, &Borrowed { number, seal }).expect("seals serialise");
+    serde_json::to_writer(&mut *record, &Borrowed { number, seal }).expect("seals serialise");
     record.push(b'}');
-    record
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -241,8 +240,12 @@ pub struct Store {
     registry: Registry<'static>,
     log: ChangeLog,
     recovery: Recovery,
-    /// Records since the last [`Store::commit`], waiting to be appended.
-    pending: Vec<Pending>,
+    /// Reused to encode each record before it is appended.
+    buffer: Vec<u8>,
+    /// The permits changed by events appended since the last [`Store::commit`], and how many
+    /// seal notes were.
+    uncommitted: Vec<PermitNumber>,
+    uncommitted_notes: usize,
     /// Permits whose durable state is still to be attested, oldest first (a permit may be
     /// named more than once): taken by the sealing stage ([`Store::take_unsealed`]) or sealed
     /// in place ([`Store::seal_unsealed`]).
@@ -251,14 +254,6 @@ pub struct Store {
     durable_through: u64,
     /// Seals every accepted permit state (the writer is the one process holding the key).
     sealer: Arc<Sealer>,
-}
-
-/// A record waiting for [`Store::commit`]; for an event, the permit it changed (to be sealed
-/// once durable), for a seal note `None`.
-struct Pending {
-    sequence: u64,
-    record: Vec<u8>,
-    changed: Option<PermitNumber>,
 }
 
 /// The snapshot `CURRENT` names in `data_dir`, verified; `None` when there is none yet.
@@ -322,7 +317,9 @@ impl Store {
             registry,
             log,
             recovery,
-            pending: Vec::new(),
+            buffer: Vec::with_capacity(4096),
+            uncommitted: Vec::new(),
+            uncommitted_notes: 0,
             unsealed: Vec::new(),
             durable_through: 0,
             sealer,
@@ -434,54 +431,47 @@ impl Store {
         let issued = matches!(event.change, Change::PermitIssued { .. });
         // The record is `{"event":…,"permit":…}` (see `LogEntry`). The event is encoded before
         // `apply` consumes it (no copy of it is kept); the bytes are dropped if it is refused.
-        // Room for the event and, but for an issue, the permit (~2.2 KB): no regrowth.
-        let mut record = Vec::with_capacity(if issued { 2048 } else { 4096 });
-        record.extend_from_slice(b"{\"event\":");
-        serde_json::to_writer(&mut record, &event).expect("events serialise");
+        self.buffer.clear();
+        self.buffer.extend_from_slice(b"{\"event\":");
+        serde_json::to_writer(&mut self.buffer, &event).expect("events serialise");
         match self.registry.apply(event) {
             Ok(Applied::Replay) => Ok(Outcome::Replay),
             Err(rejection) => Ok(Outcome::Rejected(rejection.to_string())),
             Ok(Applied::Accepted { sequence }) => {
                 if !issued {
                     let permit = self.registry.get(&number).expect("just applied");
-                    record.extend_from_slice(b",\"permit\":");
-                    serde_json::to_writer(&mut record, &*permit).expect("permits serialise");
+                    self.buffer.extend_from_slice(b",\"permit\":");
+                    serde_json::to_writer(&mut self.buffer, &*permit).expect("permits serialise");
                 }
-                record.push(b'}');
-                self.pending.push(Pending {
-                    sequence,
-                    record,
-                    changed: Some(number),
-                });
+                self.buffer.push(b'}');
+                self.log.append(sequence, &self.buffer)?;
+                self.uncommitted.push(number);
                 Ok(Outcome::Accepted { sequence })
             }
         }
     }
 
-    /// Appends the waiting records in sequence order and makes them durable with one fsync
-    /// (group commit); the events' states then wait to be sealed ([`Store::take_unsealed`]).
+    /// Makes every record appended since the last commit durable with one fsync (group
+    /// commit); the events' states then wait to be sealed ([`Store::take_unsealed`]).
     ///
     /// # Errors
     /// The log's; it then refuses further appends and the process must restart (recovery
     /// decides what was durable).
     pub fn commit(&mut self) -> Result<(), StoreError> {
-        if self.pending.is_empty() {
+        if self.uncommitted.is_empty() && self.uncommitted_notes == 0 {
             return Ok(());
-        }
-        for p in &self.pending {
-            self.log.append(p.sequence, &p.record)?;
         }
         self.log.commit()?;
         self.durable_through = self.registry.sequence();
-        let changed = self.pending.drain(..).filter_map(|p| p.changed);
-        self.unsealed.extend(changed);
+        self.unsealed.append(&mut self.uncommitted);
+        self.uncommitted_notes = 0;
         Ok(())
     }
 
     /// Acknowledged permits whose seal is not durable here: not yet taken by
     /// [`Store::take_unsealed`], or sealed with the note not yet committed.
     pub fn awaiting_seal(&self) -> usize {
-        self.unsealed.len() + self.pending.iter().filter(|p| p.changed.is_none()).count()
+        self.unsealed.len() + self.uncommitted.len() + self.uncommitted_notes
     }
 
     /// The durable, unattested current state of each permit changed since the last call, once
@@ -510,11 +500,17 @@ impl Store {
         states
     }
 
-    /// Puts on each permit's current state the seal signed for it, and queues a [`SealNote`]
-    /// record for each (appended by the next [`Store::commit`]). A seal of a state that is no
+    /// Puts on each permit's current state the seal signed for it, and appends a [`SealNote`]
+    /// record for each (durable with the next [`Store::commit`]). A seal of a state that is no
     /// longer current (a later event came, or a compaction the store rebased on already sealed
     /// it) is dropped. Returns how many were kept.
-    pub fn attach_seals(&mut self, sealed: impl IntoIterator<Item = Permit>) -> usize {
+    ///
+    /// # Errors
+    /// The log's, as [`Store::submit`].
+    pub fn attach_seals(
+        &mut self,
+        sealed: impl IntoIterator<Item = Permit>,
+    ) -> Result<usize, StoreError> {
         let mut kept = 0;
         for permit in sealed {
             let Some(seal) = permit.seal else { continue };
@@ -525,17 +521,14 @@ impl Store {
             if current.sequence != seal.sequence {
                 continue;
             }
-            let record = encode_seal_note(permit.number, &seal);
+            encode_seal_note(&mut self.buffer, permit.number, &seal);
             current.seal = Some(seal);
             let sequence = self.registry.take_sequence();
-            self.pending.push(Pending {
-                sequence,
-                record,
-                changed: None,
-            });
+            self.log.append(sequence, &self.buffer)?;
+            self.uncommitted_notes += 1;
             kept += 1;
         }
-        kept
+        Ok(kept)
     }
 
     /// Seals every state waiting for it here, on every core, and commits the seal notes
@@ -550,7 +543,7 @@ impl Store {
         let mut refs: Vec<&mut Permit> = permits.iter_mut().collect();
         self.sealer
             .seal_all(&mut refs, time::OffsetDateTime::now_utc());
-        let kept = self.attach_seals(permits);
+        let kept = self.attach_seals(permits)?;
         self.commit()?;
         Ok(kept)
     }

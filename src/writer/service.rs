@@ -380,7 +380,7 @@ fn commit_loop(
     loop {
         // Seals back from the stage go in with this round's commit; new durable states go out.
         let sealed = sealing.collect();
-        let kept = store.attach_seals(sealed) as u64;
+        let kept = store.attach_seals(sealed)? as u64;
         status.seals.fetch_add(kept, Ordering::Relaxed);
         sealing.add(store.take_unsealed());
 
@@ -451,7 +451,7 @@ fn commit_loop(
         if sealing.is_full() {
             // Back-pressure: no batch until the signer catches up (the queue fills: 503).
             let sealed = sealing.collect_waiting(IDLE_TICK);
-            let kept = store.attach_seals(sealed) as u64;
+            let kept = store.attach_seals(sealed)? as u64;
             status.seals.fetch_add(kept, Ordering::Relaxed);
             store.commit()?;
             status.publish(&store, &sealing);
@@ -522,7 +522,7 @@ fn commit_loop(
     // Stopping: what was acknowledged is sealed before the writer goes (a restart would sign
     // it anyway), and a compaction in flight finishes (its file is complete or not published).
     let (sealed, rest) = sealing.finish();
-    store.attach_seals(sealed);
+    store.attach_seals(sealed)?;
     store.commit()?;
     sealing_rest(&mut store, rest)?;
     if let Some(handle) = building {
@@ -538,7 +538,7 @@ fn sealing_rest(store: &mut Store, rest: Vec<crate::domain::Permit>) -> Result<(
     store
         .sealer()
         .seal_all(&mut refs, time::OffsetDateTime::now_utc());
-    store.attach_seals(rest);
+    store.attach_seals(rest)?;
     store.commit()?;
     store.seal_unsealed().map(drop)
 }
