@@ -548,6 +548,41 @@ impl Store {
         Ok(kept)
     }
 
+    /// Hands what was made durable to `stage` and appends the seals it has finished; while
+    /// the stage is full, waits for it (the caller takes no new events meanwhile). The seal
+    /// notes become durable with the next [`Store::commit`].
+    ///
+    /// # Errors
+    /// The log's.
+    pub fn exchange_seals(
+        &mut self,
+        stage: &mut sealing::SealingStage,
+    ) -> Result<usize, StoreError> {
+        stage.add(self.take_unsealed());
+        let mut kept = self.attach_seals(stage.collect())?;
+        while stage.is_full() {
+            kept += self.attach_seals(stage.collect_waiting(sealing::FULL_WAIT))?;
+            self.commit()?;
+        }
+        Ok(kept)
+    }
+
+    /// Stops `stage` once it has signed what it holds, seals in place what it never got and
+    /// what was made durable since, and commits every seal note.
+    ///
+    /// # Errors
+    /// The log's.
+    pub fn finish_sealing(&mut self, stage: sealing::SealingStage) -> Result<(), StoreError> {
+        let (sealed, mut rest) = stage.finish();
+        self.attach_seals(sealed)?;
+        let mut refs: Vec<&mut Permit> = rest.iter_mut().collect();
+        self.sealer
+            .seal_all(&mut refs, time::OffsetDateTime::now_utc());
+        self.attach_seals(rest)?;
+        self.commit()?;
+        self.seal_unsealed().map(drop)
+    }
+
     /// After a compaction published `snapshot` (covering its header's sequence): build on it,
     /// forget what it covers, and retire log segments and old snapshots per `retention`.
     ///
@@ -593,8 +628,9 @@ impl Store {
 pub const IMPORT_COMMIT_EVENTS: u64 = 8192;
 
 /// Imports a feed (`permitd feed apply`): every event validated and appended like a batch sent
-/// to the writer, committed every [`IMPORT_COMMIT_EVENTS`] and at the end, each group then
-/// sealed (on every core) and its seal notes committed. Line numbers in the
+/// to the writer, committed every [`IMPORT_COMMIT_EVENTS`] and at the end. Each committed group
+/// goes to a sealing stage, as in the writer, so signing overlaps the import; everything is
+/// sealed and committed before it returns. Line numbers in the
 /// report are the file's.
 ///
 /// # Errors
@@ -607,6 +643,7 @@ pub fn import(
     let mut report = BatchReport::default();
     let mut since_commit = 0u64;
     let mut failure = None;
+    let mut stage = sealing::SealingStage::start(store.sealer().clone());
     let read = crate::feed::for_each_event(reader, on_bytes, &mut |line, parsed| {
         let (id, outcome) = match parsed {
             Err(reason) => (None, Outcome::Rejected(reason)),
@@ -626,7 +663,10 @@ pub fn import(
         since_commit += 1;
         if since_commit >= IMPORT_COMMIT_EVENTS {
             since_commit = 0;
-            if let Err(e) = commit_and_seal(store) {
+            if let Err(e) = store
+                .commit()
+                .and_then(|()| store.exchange_seals(&mut stage))
+            {
                 let message = e.to_string();
                 failure = Some(e);
                 return Err(std::io::Error::other(message));
@@ -641,12 +681,7 @@ pub fn import(
         path: PathBuf::from("<feed>"),
         source,
     })?;
-    commit_and_seal(store)?;
-    Ok(report)
-}
-
-/// A bulk import's group commit: the events, then their seal notes.
-fn commit_and_seal(store: &mut Store) -> Result<(), StoreError> {
     store.commit()?;
-    store.seal_unsealed().map(drop)
+    store.finish_sealing(stage)?;
+    Ok(report)
 }

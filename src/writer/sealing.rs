@@ -84,6 +84,9 @@ impl Backlog {
     }
 }
 
+/// How long [`super::Store::exchange_seals`] waits for seals at a time while the stage is full.
+pub const FULL_WAIT: Duration = Duration::from_millis(200);
+
 /// Batches handed out per signing thread: one signed while the next waits, so no thread waits
 /// for the committer.
 const BATCHES_PER_THREAD: usize = 2;

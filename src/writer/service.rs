@@ -521,26 +521,11 @@ fn commit_loop(
     }
     // Stopping: what was acknowledged is sealed before the writer goes (a restart would sign
     // it anyway), and a compaction in flight finishes (its file is complete or not published).
-    let (sealed, rest) = sealing.finish();
-    store.attach_seals(sealed)?;
-    store.commit()?;
-    sealing_rest(&mut store, rest)?;
+    store.finish_sealing(sealing)?;
     if let Some(handle) = building {
         let _ = handle.join();
     }
     Ok(())
-}
-
-/// Seals in place the states the stage never got to, and commits their notes.
-fn sealing_rest(store: &mut Store, rest: Vec<crate::domain::Permit>) -> Result<(), StoreError> {
-    let mut rest = rest;
-    let mut refs: Vec<&mut crate::domain::Permit> = rest.iter_mut().collect();
-    store
-        .sealer()
-        .seal_all(&mut refs, time::OffsetDateTime::now_utc());
-    store.attach_seals(rest)?;
-    store.commit()?;
-    store.seal_unsealed().map(drop)
 }
 
 fn start_compaction(
