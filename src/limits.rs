@@ -50,7 +50,8 @@ pub const WRITER_QUEUE_BATCHES_MAX: usize = 64;
 /// Acknowledged permit states the writer holds waiting for their attestation (the sealing
 /// stage's backlog, each permit once however often it changed). At this many the committer
 /// takes no new batch until the signer catches up, so the queue fills and senders get 503: a
-/// burst is acknowledged at the log's rate, a sustained feed at the signer's. ~2 KB a permit.
+/// burst is acknowledged at the log's rate, a sustained feed at the signer's. ~2 KB a permit; one
+/// group (`GROUP_EVENTS_MAX`) may overshoot it, so ~400 MB at most.
 pub const UNSEALED_PERMITS_MAX: usize = 131_072;
 /// Permits a signing thread signs in one go (~5 ms) before it hands the seals back, so the
 /// first seals of a large backlog are not held back by the last.

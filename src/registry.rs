@@ -355,9 +355,19 @@ impl<'c> Registry<'c> {
         let sequence = self.sequence + 1;
         let mut next = self.next_state(event.change)?;
         next.sequence = sequence;
-        if let Some(seal) = next.seal.as_mut() {
-            // The new state keeps its version's signed code; the writer signs its attestation.
-            seal.drop_attestation();
+        // The new state keeps its version's signed code (not when the event issued a new
+        // version: a grant of an unlicensed item does); the writer signs its attestation.
+        let same_version = next
+            .seal
+            .as_ref()
+            .and_then(|s| s.qr.as_ref())
+            .is_some_and(|qr| crate::trust::seal::payload_version(qr) == Some(next.version));
+        if same_version {
+            if let Some(seal) = next.seal.as_mut() {
+                seal.drop_attestation();
+            }
+        } else {
+            next.seal = None;
         }
         self.put(next);
         self.seen_event_ids.insert(id_hash, sequence);
@@ -999,6 +1009,61 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_new_version_never_carries_the_code_of_the_one_it_supersedes() {
+        // A same-version change keeps the version's signed code (and is not attested); a grant
+        // that issues version 2 moves version 1's code to its superseded entry and leaves
+        // version 2 without one until the writer signs it.
+        let catalog = Catalog::embedded().unwrap();
+        let mut registry = Registry::new(&catalog);
+        let partial = vec![
+            licence("L05", LicenceState::Valid),
+            licence("L07", LicenceState::NotGranted),
+        ];
+        let number = restaurant(1, 1, food()).number;
+        registry
+            .apply(issued("e1", restaurant(1, 1, partial)))
+            .unwrap();
+        let sealer =
+            crate::trust::seal::Sealer::new(crate::trust::keys::SigningKey::from_seed(&[4; 32]));
+        let current = registry.changed_mut(&number).unwrap();
+        sealer.seal(current, time::OffsetDateTime::now_utc());
+        let v1 = current.seal.as_ref().and_then(|s| s.qr).unwrap();
+        assert!(current.attested().is_some());
+
+        registry
+            .apply(state_change("e2", number, "L05", LicenceAction::Suspended))
+            .unwrap();
+        let permit = registry.get(&number).unwrap();
+        assert_eq!(permit.seal.as_ref().and_then(|s| s.qr), Some(v1));
+        assert!(
+            permit.attested().is_none(),
+            "the attestation was of the old state"
+        );
+
+        let grant = event(
+            "e3",
+            Change::LicenceStateChanged {
+                number,
+                licence_type: LicenceTypeId::from_code("L07").unwrap(),
+                action: LicenceAction::Granted,
+                reason: None,
+                on: d("2026-06-01"),
+                grant: Some(crate::event::Grant {
+                    certificate_number: "YC110111000001".into(),
+                    valid_from: Some(d("2026-06-01")),
+                    valid_until: Some(d("2031-05-31")),
+                    on_commitment: false,
+                }),
+            },
+        );
+        registry.apply(grant).unwrap();
+        let permit = registry.get(&number).unwrap();
+        assert_eq!(permit.version, 2);
+        assert_eq!(permit.seal, None, "version 1's code is not version 2's");
+        assert_eq!(permit.superseded_versions[0].qr, Some(v1));
     }
 
     #[test]

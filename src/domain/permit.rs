@@ -100,6 +100,18 @@ pub struct Seal {
 }
 
 impl Seal {
+    /// A seal holding only its version's signed code, attesting nothing yet (an empty
+    /// attestation, sequence 0).
+    pub fn code_only(qr: QrText) -> Seal {
+        Seal {
+            qr: Some(qr),
+            attestation: String::new(),
+            sequence: 0,
+            attested_at: 0,
+            attestation_expires: 0,
+        }
+    }
+
     /// Keeps what names the version (the signed QR payload) and drops the attestation, of a
     /// state the permit is no longer in: a change record then does not carry ~500 bytes no
     /// reader may serve (`sequence` still names that earlier state).
@@ -225,7 +237,8 @@ impl Permit {
     /// The seal when its attestation is of this state (the writer signs each state after
     /// acknowledging it, so for a moment after a change it is of an earlier one).
     pub fn attested(&self) -> Option<&Seal> {
-        self.seal.as_ref().filter(|s| s.sequence == self.sequence)
+        let current = |s: &&Seal| s.sequence == self.sequence && !s.attestation.is_empty();
+        self.seal.as_ref().filter(current)
     }
 
     /// The state of version `asked_version` (the current one when `None`) at `today`.
@@ -247,7 +260,8 @@ impl ArchivedPermit {
 
     /// [`Permit::attested`].
     pub fn attested(&self) -> Option<&ArchivedSeal> {
-        self.seal.as_ref().filter(|s| s.sequence == self.sequence)
+        let current = |s: &&ArchivedSeal| s.sequence == self.sequence && !s.attestation.is_empty();
+        self.seal.as_ref().filter(current)
     }
 
     pub fn licence_facts(&self) -> impl Iterator<Item = LicenceFacts> + '_ {

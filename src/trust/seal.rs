@@ -92,6 +92,23 @@ impl Sealer {
         });
     }
 
+    /// Gives `permit` its version's signed code when its seal has none (or one of another
+    /// version), leaving the attestation as it is. Returns whether it signed.
+    pub fn give_code(&self, permit: &mut Permit) -> bool {
+        let has = permit.seal.as_ref().and_then(|s| s.qr.as_ref());
+        if has.is_some_and(|qr| payload_version(qr) == Some(permit.version)) {
+            return false;
+        }
+        let Some(qr) = self.sign_qr(permit) else {
+            return false;
+        };
+        match permit.seal.as_mut() {
+            Some(seal) => seal.qr = Some(qr),
+            None => permit.seal = Some(Seal::code_only(qr)),
+        }
+        true
+    }
+
     /// Seals `permit` when its state is not attested (no seal, or one of an earlier state), or
     /// signs its attestation again when it is at least `age` old. Returns whether it signed.
     pub fn renew_older_than(

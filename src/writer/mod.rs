@@ -128,8 +128,11 @@ impl Record {
         }
         let mut entry: LogEntry = serde_json::from_slice(&record.payload).map_err(fail)?;
         if let Some(permit) = entry.permit.as_mut() {
-            // Written before seals had their own records: the seal was of this state.
-            if let Some(seal) = permit.seal.as_mut().filter(|s| s.sequence == 0) {
+            // Written before seals had their own records (no `sequence`, a real attestation):
+            // the seal was of this state. Every seal made since names its sequence, or has no
+            // attestation.
+            let legacy = |s: &&mut Seal| s.sequence == 0 && !s.attestation.is_empty();
+            if let Some(seal) = permit.seal.as_mut().filter(legacy) {
                 seal.sequence = permit.sequence;
             }
         }
@@ -429,6 +432,19 @@ impl Store {
     pub fn submit(&mut self, event: Event) -> Result<Outcome, StoreError> {
         let number = event.change.number();
         let issued = matches!(event.change, Change::PermitIssued { .. });
+        let new_version = match &event.change {
+            Change::PermitReissued { .. } => true,
+            Change::LicenceStateChanged { grant, .. } => grant.is_some(),
+            _ => false,
+        };
+        if new_version {
+            // The version this event may supersede gets its signed code first, so the
+            // superseded entry carries it. (Signatures are deterministic: the sealing stage or a
+            // compaction signing the same version makes the same code.)
+            if let Some(current) = self.registry.changed_mut(&number) {
+                self.sealer.give_code(current);
+            }
+        }
         // The record is `{"event":…,"permit":…}` (see `LogEntry`). The event is encoded before
         // `apply` consumes it (no copy of it is kept); the bytes are dropped if it is refused.
         self.buffer.clear();
@@ -466,6 +482,11 @@ impl Store {
         self.unsealed.append(&mut self.uncommitted);
         self.uncommitted_notes = 0;
         Ok(())
+    }
+
+    /// Whether every record appended is committed.
+    pub fn is_durable(&self) -> bool {
+        self.durable_through == self.registry.sequence()
     }
 
     /// Acknowledged permits whose seal is not durable here: not yet taken by

@@ -79,6 +79,13 @@ impl Backlog {
         self.order.len()
     }
 
+    /// Forgets every waiting state at or below `sequence`.
+    fn forget_through(&mut self, sequence: u64) {
+        self.latest.retain(|_, p| p.sequence > sequence);
+        let latest = &self.latest;
+        self.order.retain(|key| latest.contains_key(key));
+    }
+
     pub fn is_empty(&self) -> bool {
         self.order.is_empty()
     }
@@ -145,6 +152,11 @@ impl SealingStage {
         }
     }
 
+    /// Forgets the waiting states a published snapshot covers (its compaction sealed them).
+    pub fn forget_through(&mut self, sequence: u64) {
+        self.backlog.forget_through(sequence);
+    }
+
     /// Permits acknowledged and not yet sealed (waiting or being signed).
     pub fn unsealed(&self) -> usize {
         self.backlog.len() + self.in_flight
@@ -175,7 +187,15 @@ impl SealingStage {
         if self.in_flight > 0 {
             match self.sealed.recv_timeout(timeout) {
                 Ok(batch) => self.received(&mut sealed, batch),
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
+                Err(RecvTimeoutError::Timeout) => {}
+                // Only a panic in a signing thread (a bug) gets here: stop the writer rather
+                // than wait for seals forever; a restart signs what was not sealed.
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!(
+                        "the sealing threads stopped with {} permits unsealed",
+                        self.in_flight
+                    )
+                }
             }
         }
         sealed.extend(self.collect());

@@ -378,11 +378,10 @@ fn commit_loop(
     let mut compact_waiting: Vec<oneshot::Sender<Result<u64, String>>> = Vec::new();
     let mut sealing = SealingStage::start(store.sealer().clone());
     loop {
-        // Seals back from the stage go in with this round's commit; new durable states go out.
+        // Seals back from the stage go in with this round's commit.
         let sealed = sealing.collect();
         let kept = store.attach_seals(sealed)? as u64;
         status.seals.fetch_add(kept, Ordering::Relaxed);
-        sealing.add(store.take_unsealed());
 
         // Housekeeping between groups: expiry once a day, compaction results and triggers.
         let now = Date::today_in_beijing();
@@ -410,6 +409,8 @@ fn commit_loop(
                         compacted.elapsed
                     );
                     store.rebase(compacted.snapshot, &options.retention)?;
+                    // What it sealed need not be signed again.
+                    sealing.forget_through(sequence);
                     status.snapshot_sequence.store(sequence, Ordering::Relaxed);
                     status.compactions.fetch_add(1, Ordering::Relaxed);
                     for reply in compact_waiting.drain(..) {
@@ -445,9 +446,11 @@ fn commit_loop(
             }
         }
         if building.is_none() && (due || !compact_waiting.is_empty()) {
-            building = Some(start_compaction(&store, now, renewal));
+            building = Some(start_compaction(&mut store, now, renewal)?);
         }
 
+        // New durable states (the last group's, today's lapses) go out to be signed.
+        sealing.add(store.take_unsealed());
         if sealing.is_full() {
             // Back-pressure: no batch until the signer catches up (the queue fills: 503).
             let sealed = sealing.collect_waiting(IDLE_TICK);
@@ -516,7 +519,11 @@ fn commit_loop(
             let _ = reply.send(Ok(report));
         }
         if building.is_none() && !compact_waiting.is_empty() && store.events_since_snapshot() > 0 {
-            building = Some(start_compaction(&store, Date::today_in_beijing(), false));
+            building = Some(start_compaction(
+                &mut store,
+                Date::today_in_beijing(),
+                false,
+            )?);
         }
     }
     // Stopping: what was acknowledged is sealed before the writer goes (a restart would sign
@@ -528,11 +535,14 @@ fn commit_loop(
     Ok(())
 }
 
+/// Starts a compaction of everything the store holds, once it is durable (a seal note may be
+/// appended and not yet committed: a snapshot must never cover a record the log could lose).
 fn start_compaction(
-    store: &Store,
+    store: &mut Store,
     today: Date,
     renewal: bool,
-) -> std::thread::JoinHandle<Result<Compacted, StoreError>> {
+) -> Result<std::thread::JoinHandle<Result<Compacted, StoreError>>, StoreError> {
+    store.commit()?;
     let mut compaction = Compaction::take(store);
     if renewal {
         // Renew a batch (everything past 6 h), so the next renewal is hours away.
@@ -551,7 +561,10 @@ fn start_compaction(
             }
             compaction.run(catalog, today, time::OffsetDateTime::now_utc())
         })
-        .expect("spawning the compaction thread")
+        .map_err(|source| StoreError::Io {
+            path: "<compaction thread>".into(),
+            source,
+        })
 }
 
 /// Submits and commits the `lapsed` events due today.
