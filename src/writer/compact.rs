@@ -377,22 +377,41 @@ mod group_tests {
     use crate::event::{Change, Event, Timestamp, SCHEMA_VERSION};
     use crate::trust::keys::SigningKey;
 
+    fn catalog() -> &'static Catalog {
+        static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+        CATALOG.get_or_init(|| Catalog::embedded().unwrap())
+    }
+
+    fn sealer() -> Arc<Sealer> {
+        Arc::new(Sealer::new(SigningKey::from_seed(&[6; 32])))
+    }
+
+    /// A store in `dir`, and the events of `permits` generated permits, one a line.
+    fn store_and_feed(dir: &Path, permits: u64) -> (Store, Vec<u8>) {
+        let store = Store::open(dir, catalog(), sealer()).unwrap();
+        let mut feed = Vec::new();
+        let options = crate::gen::GenOptions {
+            permits,
+            seed: 9,
+            as_of: Date::from_ymd(2026, 6, 1).unwrap(),
+        };
+        crate::gen::generate(catalog(), &options, &mut feed, &mut |_| {}).unwrap();
+        (store, feed)
+    }
+
+    fn submit_all(store: &mut Store, feed: &[u8]) {
+        for line in feed.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            store.submit(serde_json::from_slice(line).unwrap()).unwrap();
+        }
+    }
+
     #[test]
     fn seals_follow_the_acknowledgement_and_a_printed_code_survives_its_reissue() {
         // Events are durable and current before they are sealed; a seal lands only on the state
         // it was signed for; version 1's code, once signed, stays on its superseded entry; and
         // the log replays to the same.
-        let catalog: &'static Catalog = Box::leak(Box::new(Catalog::embedded().unwrap()));
         let dir = tempfile::tempdir().unwrap();
-        let sealer = Arc::new(Sealer::new(SigningKey::from_seed(&[6; 32])));
-        let mut store = Store::open(dir.path(), catalog, sealer).unwrap();
-        let mut feed = Vec::new();
-        let options = crate::gen::GenOptions {
-            permits: 1,
-            seed: 9,
-            as_of: Date::from_ymd(2026, 6, 1).unwrap(),
-        };
-        crate::gen::generate(catalog, &options, &mut feed, &mut |_| {}).unwrap();
+        let (mut store, feed) = store_and_feed(dir.path(), 1);
         let first_line = feed.split(|&b| b == b'\n').next().unwrap();
         let issued: Event = serde_json::from_slice(first_line).unwrap();
         let Change::PermitIssued { permit } = &issued.change else {
@@ -467,8 +486,7 @@ mod group_tests {
         // The log says the same: replayed, the store holds the same state and seals, and has
         // nothing left to seal.
         drop(store);
-        let sealer = Arc::new(Sealer::new(SigningKey::from_seed(&[6; 32])));
-        let mut reopened = Store::open(dir.path(), catalog, sealer).unwrap();
+        let mut reopened = Store::open(dir.path(), catalog(), sealer()).unwrap();
         let replayed = reopened.registry().get(&number).unwrap().into_owned();
         assert_eq!(replayed, current);
         assert!(reopened.take_unsealed().is_empty());
@@ -478,20 +496,9 @@ mod group_tests {
     #[should_panic(expected = "compacting records not yet committed")]
     fn a_compaction_never_covers_a_record_not_yet_committed() {
         // A seal note appended and not committed: a snapshot covering it could outlive it.
-        let catalog: &'static Catalog = Box::leak(Box::new(Catalog::embedded().unwrap()));
         let dir = tempfile::tempdir().unwrap();
-        let sealer = Arc::new(Sealer::new(SigningKey::from_seed(&[6; 32])));
-        let mut store = Store::open(dir.path(), catalog, sealer).unwrap();
-        let mut feed = Vec::new();
-        let options = crate::gen::GenOptions {
-            permits: 2,
-            seed: 9,
-            as_of: Date::from_ymd(2026, 6, 1).unwrap(),
-        };
-        crate::gen::generate(catalog, &options, &mut feed, &mut |_| {}).unwrap();
-        for line in feed.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            store.submit(serde_json::from_slice(line).unwrap()).unwrap();
-        }
+        let (mut store, feed) = store_and_feed(dir.path(), 2);
+        submit_all(&mut store, &feed);
         store.commit().unwrap();
         let mut states = store.take_unsealed();
         let mut refs: Vec<&mut Permit> = states.iter_mut().collect();
@@ -505,33 +512,21 @@ mod group_tests {
 
     #[test]
     fn a_state_whose_seal_was_lost_is_sealed_again_after_a_restart() {
-        let catalog: &'static Catalog = Box::leak(Box::new(Catalog::embedded().unwrap()));
         let dir = tempfile::tempdir().unwrap();
-        let sealer = || Arc::new(Sealer::new(SigningKey::from_seed(&[6; 32])));
-        let mut store = Store::open(dir.path(), catalog, sealer()).unwrap();
-        let mut feed = Vec::new();
-        let options = crate::gen::GenOptions {
-            permits: 5,
-            seed: 9,
-            as_of: Date::from_ymd(2026, 6, 1).unwrap(),
-        };
-        crate::gen::generate(catalog, &options, &mut feed, &mut |_| {}).unwrap();
-        let events = feed.split(|&b| b == b'\n').filter(|l| !l.is_empty());
-        for line in events {
-            store.submit(serde_json::from_slice(line).unwrap()).unwrap();
-        }
+        let (mut store, feed) = store_and_feed(dir.path(), 5);
+        submit_all(&mut store, &feed);
         store.commit().unwrap();
         let acknowledged = store.sequence();
         // The writer dies before any seal note is written.
         drop(store);
-        let mut reopened = Store::open(dir.path(), catalog, sealer()).unwrap();
+        let mut reopened = Store::open(dir.path(), catalog(), sealer()).unwrap();
         assert_eq!(reopened.sequence(), acknowledged);
         let waiting = reopened.take_unsealed();
         assert_eq!(waiting.len(), reopened.registry().changed().len());
         assert!(waiting.iter().all(|p| p.attested().is_none()));
         // Dies again before sealing: the next start finds the same, and seals it in place.
         drop(reopened);
-        let mut again = Store::open(dir.path(), catalog, sealer()).unwrap();
+        let mut again = Store::open(dir.path(), catalog(), sealer()).unwrap();
         assert_eq!(again.seal_unsealed().unwrap(), waiting.len());
         assert!(again
             .registry()
@@ -539,7 +534,7 @@ mod group_tests {
             .iter()
             .all(|p| p.attested().is_some()));
         drop(again);
-        let mut last = Store::open(dir.path(), catalog, sealer()).unwrap();
+        let mut last = Store::open(dir.path(), catalog(), sealer()).unwrap();
         assert!(
             last.take_unsealed().is_empty(),
             "the seal notes were replayed"
