@@ -24,6 +24,7 @@
 //! The domain modules (`codes`, `catalog`, `domain`) do no I/O.
 
 pub mod answer;
+pub mod background;
 pub mod catalog;
 pub mod changelog;
 pub mod codes;

@@ -81,12 +81,8 @@ fn watch(
     stop: &AtomicBool,
 ) {
     // Verifying a new snapshot and recounting the aggregates read the whole file: background
-    // work, at the lowest normal priority (nice 19) so the serving threads on the same cores
-    // come first. Not fatal if the system refuses.
-    use thread_priority::{set_current_thread_priority, ThreadPriority};
-    if let Err(e) = set_current_thread_priority(ThreadPriority::Min) {
-        eprintln!("permitd: the snapshot watcher runs at normal priority: {e:?}");
-    }
+    // work, so the serving threads on the same cores come first.
+    crate::background::lower_this_thread("the snapshot watcher");
     // A file is known by its path and inode: a compaction that only renews attestations
     // publishes the same sequence under the same name, a new file renamed over the old one.
     let mut failed: Option<FileIdentity> = None;

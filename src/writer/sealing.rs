@@ -243,11 +243,8 @@ impl SealingStage {
 
 /// A signing thread: whole batches from the shared queue until it closes.
 fn sign(sealer: &Sealer, batches: &Mutex<Receiver<Vec<Permit>>>, done: &mpsc::Sender<Vec<Permit>>) {
-    // Below the committer (and any resolver on this host). Not fatal if the system refuses.
-    use thread_priority::{set_current_thread_priority, ThreadPriority};
-    if let Err(e) = set_current_thread_priority(ThreadPriority::Min) {
-        eprintln!("permitd writer: sealing runs at normal priority: {e:?}");
-    }
+    // Below the committer (and any resolver on this host).
+    crate::background::lower_this_thread("sealing");
     loop {
         // The lock is held only while waiting for the next batch, not while signing.
         let next = batches.lock().map_or(None, |queue| queue.recv().ok());

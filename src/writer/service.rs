@@ -552,13 +552,9 @@ fn start_compaction(
     std::thread::Builder::new()
         .name("permitd-compact".into())
         .spawn(move || {
-            // Background work: the lowest priority under the normal policy (nice 19), so the
-            // committer and any resolver on this machine come first. (Threads the build starts
-            // inherit it.) Not fatal if the system refuses.
-            use thread_priority::{set_current_thread_priority, ThreadPriority};
-            if let Err(e) = set_current_thread_priority(ThreadPriority::Min) {
-                eprintln!("permitd writer: compaction runs at normal priority: {e:?}");
-            }
+            // Background work: the committer and any resolver on this machine come first.
+            // (Threads the build starts inherit it.)
+            crate::background::lower_this_thread("compaction");
             compaction.run(catalog, today, time::OffsetDateTime::now_utc())
         })
         .map_err(|source| StoreError::Io {
