@@ -122,6 +122,8 @@ struct BaseAggregates {
 
 /// Permits one `GET /v1/changes` lists when the query does not say.
 const CHANGES_PAGE_PERMITS_DEFAULT: usize = 1000;
+/// Times a `/v1/changes` page is listed before answering 503 while snapshots keep swapping.
+const CHANGES_PAGE_ATTEMPTS: usize = 3;
 
 impl<B: SnapshotBytes> Resolver<B> {
     /// A resolver with no snapshot yet; the catalogue answers are rendered here, once.
@@ -773,14 +775,32 @@ impl<B: SnapshotBytes> Resolver<B> {
     /// snapshot's), then the overlay's; a permit changed since the snapshot is listed once, with
     /// its latest state. Compaction does not move a cursor: a permit keeps its sequence.
     fn changes(&self, query: &str) -> Response<Body> {
-        let guard = self.snapshot.load();
-        let Some(snapshot) = guard.as_deref() else {
-            return not_ready();
-        };
         let (after, limit) = match changes_query(query) {
             Ok(parsed) => parsed,
             Err(message) => return error(StatusCode::BAD_REQUEST, "bad_query", &message),
         };
+        // A snapshot installed while the page is listed prunes overlay entries this request
+        // (holding the old snapshot) would then skip, and the cursor would pass them for good:
+        // the page is listed again on the new snapshot. Swaps are seconds apart at least.
+        for _ in 0..CHANGES_PAGE_ATTEMPTS {
+            let guard = self.snapshot.load();
+            let Some(snapshot) = guard.as_deref() else {
+                return not_ready();
+            };
+            let page = self.changes_page(snapshot, after, limit);
+            let now = self.snapshot.load();
+            if now.as_ref().is_some_and(|n| std::ptr::eq(&**n, snapshot)) {
+                return page;
+            }
+        }
+        pending(
+            "snapshot_changing",
+            "snapshots were swapped while this page was listed; ask again",
+        )
+    }
+
+    /// One `/v1/changes` page on `snapshot` and the overlay.
+    fn changes_page(&self, snapshot: &Snapshot<B>, after: u64, limit: usize) -> Response<Body> {
         let today = self.clock.today();
         let covered = snapshot.header().sequence;
         let mut body = Vec::with_capacity(limit.min(256) * 1536);
@@ -949,7 +969,7 @@ fn respond_with(
 }
 
 /// 503 with `Retry-After: 1`: what the writer signs just after acknowledging a change is not
-/// here yet.
+/// here yet, or a page met a snapshot swap.
 fn pending(code: &str, message: &str) -> Response<Body> {
     let mut response = error(StatusCode::SERVICE_UNAVAILABLE, code, message);
     response
