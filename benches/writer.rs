@@ -551,59 +551,17 @@ fn writer_benches(c: &mut Criterion) {
     });
     drop(run);
 
-    // The sealing stage's work, off the acknowledgement path: a group's durable states sealed
-    // on every core and their seal notes committed.
-    let mut run: Option<DurableRun> = None;
-    group.bench_function("seal_group", |b| {
-        b.iter_custom(|iters| {
-            let mut timed = Duration::ZERO;
-            for _ in 0..iters {
-                let r = run_with_room(
-                    &mut run,
-                    |r: &DurableRun| r.next,
-                    GROUP_EVENTS,
-                    pool.len(),
-                    || DurableRun::empty("seal"),
-                );
-                for event in pool[r.next..r.next + GROUP_EVENTS].iter().cloned() {
-                    r.store.submit(event).expect("submit");
-                }
-                r.next += GROUP_EVENTS;
-                r.store.commit().expect("commit");
-                let started = Instant::now();
-                let sealed = r.store.seal_unsealed().expect("seal");
-                timed += started.elapsed();
-                assert_eq!(sealed, GROUP_EVENTS, "one new permit an event");
-            }
-            timed
-        })
+    // The sealing stage's work, off the acknowledgement path.
+    let sealed = bench_sealing(&mut group, "seal_group", pool, &|| {
+        DurableRun::empty("seal")
     });
-    drop(run);
-    let mut run: Option<DurableRun> = None;
-    group.bench_function("changes_seal_group", |b| {
-        b.iter_custom(|iters| {
-            let mut timed = Duration::ZERO;
-            for _ in 0..iters {
-                let r = run_with_room(
-                    &mut run,
-                    |r: &DurableRun| r.next,
-                    GROUP_EVENTS,
-                    mix.events.len(),
-                    || mix.fresh(),
-                );
-                for event in mix.events[r.next..r.next + GROUP_EVENTS].iter().cloned() {
-                    r.store.submit(event).expect("submit");
-                }
-                r.next += GROUP_EVENTS;
-                r.store.commit().expect("commit");
-                let started = Instant::now();
-                r.store.seal_unsealed().expect("seal");
-                timed += started.elapsed();
-            }
-            timed
-        })
+    assert!(
+        sealed.iter().all(|&n| n == GROUP_EVENTS),
+        "one new permit an event"
+    );
+    bench_sealing(&mut group, "changes_seal_group", &mix.events, &|| {
+        mix.fresh()
     });
-    drop(run);
     group.finish();
 
     let s = &mix.stats;
@@ -626,6 +584,43 @@ fn writer_benches(c: &mut Criterion) {
         first_pass.replays,
         first_pass.accepted + first_pass.rejected + first_pass.replays,
     );
+}
+
+/// Criterion's `name`: a group of `events` made durable in a store (untimed), then its states
+/// sealed on every core and the seal notes committed (`Store::seal_unsealed`, timed). Returns
+/// how many permits each group sealed.
+fn bench_sealing(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    events: &[Event],
+    fresh: &dyn Fn() -> DurableRun,
+) -> Vec<usize> {
+    let mut sealed = Vec::new();
+    let mut run: Option<DurableRun> = None;
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                let r = run_with_room(
+                    &mut run,
+                    |r: &DurableRun| r.next,
+                    GROUP_EVENTS,
+                    events.len(),
+                    fresh,
+                );
+                for event in events[r.next..r.next + GROUP_EVENTS].iter().cloned() {
+                    r.store.submit(event).expect("submit");
+                }
+                r.next += GROUP_EVENTS;
+                r.store.commit().expect("commit");
+                let started = Instant::now();
+                sealed.push(r.store.seal_unsealed().expect("seal"));
+                timed += started.elapsed();
+            }
+            timed
+        })
+    });
+    sealed
 }
 
 fn print_ratios(estimates: &Estimates) {

@@ -712,6 +712,14 @@ mod tests {
         vec![licence("L05", LicenceState::Valid)]
     }
 
+    /// Food granted, tobacco retail listed as not yet granted (未许可).
+    fn partial() -> Vec<Licence> {
+        vec![
+            licence("L05", LicenceState::Valid),
+            licence("L07", LicenceState::NotGranted),
+        ]
+    }
+
     #[test]
     fn a_producers_seal_is_ignored() {
         // Only the writer seals: a seal sent in an issued permit is dropped on apply.
@@ -735,10 +743,7 @@ mod tests {
         // Issued → reissued (old version superseded) → licence revoked (permit void).
         let catalog = Catalog::embedded().unwrap();
         let mut registry = Registry::new(&catalog);
-        let partial = vec![
-            licence("L05", LicenceState::Valid),
-            licence("L07", LicenceState::NotGranted),
-        ];
+        let partial = partial();
         let number = restaurant(1, 1, partial.clone()).number;
         assert_eq!(
             registry.apply(issued("e1", restaurant(1, 1, partial))),
@@ -1018,10 +1023,7 @@ mod tests {
         // version 2 without one until the writer signs it.
         let catalog = Catalog::embedded().unwrap();
         let mut registry = Registry::new(&catalog);
-        let partial = vec![
-            licence("L05", LicenceState::Valid),
-            licence("L07", LicenceState::NotGranted),
-        ];
+        let partial = partial();
         let number = restaurant(1, 1, food()).number;
         registry
             .apply(issued("e1", restaurant(1, 1, partial)))
@@ -1071,10 +1073,7 @@ mod tests {
         // 未许可事项 granted → version 2, version 1 superseded, the permit valid.
         let catalog = Catalog::embedded().unwrap();
         let mut registry = Registry::new(&catalog);
-        let partial = vec![
-            licence("L05", LicenceState::Valid),
-            licence("L07", LicenceState::NotGranted),
-        ];
+        let partial = partial();
         registry
             .apply(issued("e1", restaurant(1, 1, partial)))
             .unwrap();

@@ -1,10 +1,11 @@
 //! Sealing: what the writer signs for each permit, and the key files of a data directory.
 //!
-//! A permit's [`Seal`] holds the signed QR payload of its current version (signed once, when the
-//! version is issued: signatures are deterministic, so the printed code never changes) and the
-//! attestation of its current state (signed at every change, renewed when older than
-//! [`ATTESTATION_RENEW_AGE`]). Only processes that hold the signing key seal: the writer (every
-//! accepted event, and compaction's renewals) and `permitd snapshot build`. Resolvers read the
+//! A permit's [`Seal`] holds the signed QR payload of its current version (signatures are
+//! deterministic, so whoever signs a version makes the same code and the printed code never
+//! changes) and the attestation of the state `Seal::sequence` names (signed for each state just
+//! after the writer acknowledges it, renewed when older than [`ATTESTATION_RENEW_AGE`]). Only
+//! processes that hold the signing key seal: the writer (its sealing stage,
+//! `crate::writer::sealing`, and compaction) and `permitd snapshot build`. Resolvers read the
 //! seals from the snapshot and the change log, and the public keys from
 //! [`PUBLIC_KEYS_FILE`]; they never open the private key.
 //!
@@ -143,7 +144,7 @@ impl Sealer {
     }
 
     /// [`Sealer::seal`] of every permit, on every core.
-    pub fn seal_all(&self, permits: &mut [&mut Permit], now: OffsetDateTime) {
+    pub fn seal_all(&self, permits: &mut [Permit], now: OffsetDateTime) {
         on_every_core(permits, |permit| {
             self.seal(permit, now);
             true

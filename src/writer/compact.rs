@@ -436,10 +436,9 @@ mod group_tests {
         let mut early = store.take_unsealed();
         assert_eq!(early.len(), 1);
         // Signed for sequence 1 while a reissue (sequence 2) is accepted: that seal is dropped.
-        let mut refs: Vec<&mut Permit> = early.iter_mut().collect();
         store
             .sealer()
-            .seal_all(&mut refs, time::OffsetDateTime::now_utc());
+            .seal_all(&mut early, time::OffsetDateTime::now_utc());
         let mut next_event = reissued.clone();
         store.submit(reissued).unwrap();
         store.commit().unwrap();
@@ -501,10 +500,9 @@ mod group_tests {
         submit_all(&mut store, &feed);
         store.commit().unwrap();
         let mut states = store.take_unsealed();
-        let mut refs: Vec<&mut Permit> = states.iter_mut().collect();
         store
             .sealer()
-            .seal_all(&mut refs, time::OffsetDateTime::now_utc());
+            .seal_all(&mut states, time::OffsetDateTime::now_utc());
         assert_eq!(store.attach_seals(states).unwrap(), 2);
         assert!(!store.is_durable());
         let _ = Compaction::take(&store);

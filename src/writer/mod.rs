@@ -88,12 +88,18 @@ impl SealNote {
     /// Puts the seal on `permit` when the note is of its current state; says whether it did.
     /// The writer, recovery, resolvers and `permitd qr` all decide with this.
     pub fn apply_to(&self, permit: &mut Permit) -> bool {
-        let applies = permit.number == self.number && permit.sequence == self.seal.sequence;
+        let applies = seal_applies(permit, self.number, &self.seal);
         if applies {
             permit.seal = Some(self.seal.clone());
         }
         applies
     }
+}
+
+/// The rule a seal note is applied by: a seal of permit `number` applies to `permit` only while
+/// `permit` is that permit in the state the seal names.
+fn seal_applies(permit: &Permit, number: PermitNumber, seal: &Seal) -> bool {
+    permit.number == number && permit.sequence == seal.sequence
 }
 
 /// A change-log record's payload, read.
@@ -137,14 +143,6 @@ impl Record {
             }
         }
         Ok(Record::Event(Box::new(entry)))
-    }
-
-    /// The permit the record is about.
-    pub fn number(&self) -> PermitNumber {
-        match self {
-            Record::Event(entry) => entry.event.change.number(),
-            Record::Sealed(note) => note.number,
-        }
     }
 }
 
@@ -440,7 +438,8 @@ impl Store {
         if new_version {
             // The version this event may supersede gets its signed code first, so the
             // superseded entry carries it. (Signatures are deterministic: the sealing stage or a
-            // compaction signing the same version makes the same code.)
+            // compaction signing the same version makes the same code; so a code given here to
+            // an event then refused changes nothing anyone can see.)
             if let Some(current) = self.registry.changed_mut(&number) {
                 self.sealer.give_code(current);
             }
@@ -538,8 +537,8 @@ impl Store {
             let Some(current) = self.registry.changed_mut(&permit.number) else {
                 continue;
             };
-            // SealNote::apply_to's rule, moving the seal instead of cloning it.
-            if current.sequence != seal.sequence {
+            // SealNote::apply_to, moving the seal instead of cloning it.
+            if !seal_applies(current, permit.number, &seal) {
                 continue;
             }
             encode_seal_note(&mut self.buffer, permit.number, &seal);
@@ -558,12 +557,9 @@ impl Store {
     /// # Errors
     /// The log's, as [`Store::commit`].
     pub fn seal_unsealed(&mut self) -> Result<usize, StoreError> {
-        let mut latest = sealing::Backlog::default();
-        latest.add(self.take_unsealed());
-        let mut permits = latest.take(usize::MAX);
-        let mut refs: Vec<&mut Permit> = permits.iter_mut().collect();
+        let mut permits = self.take_unsealed(); // each permit once
         self.sealer
-            .seal_all(&mut refs, time::OffsetDateTime::now_utc());
+            .seal_all(&mut permits, time::OffsetDateTime::now_utc());
         let kept = self.attach_seals(permits)?;
         self.commit()?;
         Ok(kept)
@@ -596,9 +592,8 @@ impl Store {
     pub fn finish_sealing(&mut self, stage: sealing::SealingStage) -> Result<(), StoreError> {
         let (sealed, mut rest) = stage.finish();
         self.attach_seals(sealed)?;
-        let mut refs: Vec<&mut Permit> = rest.iter_mut().collect();
         self.sealer
-            .seal_all(&mut refs, time::OffsetDateTime::now_utc());
+            .seal_all(&mut rest, time::OffsetDateTime::now_utc());
         self.attach_seals(rest)?;
         self.commit()?;
         self.seal_unsealed().map(drop)
